@@ -2,13 +2,15 @@
 
 A run's folder is written completely under a temporary name and renamed into place before the
 index row says "completed", so a crash at any moment leaves either no trace or a whole run,
-never a half-written one that looks finished. Runs left "running" by a crash or a restart are
-marked "interrupted" when the store is opened again.
+never a half-written one that looks finished. Runs left "running" by a process that has died
+(a crash, a restart, ``kill -9``) are marked "interrupted" when the store is opened again; runs of
+processes still alive (another dashboard session, a sweep worker) are left alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -31,8 +33,39 @@ from psygentab_core.synthesizer import Synthesizer
 
 INDEX_FILE = "runs.sqlite"
 # A run folder (20261122-093000-1a2b3c) or its staging copy (.20261122-093000-1a2b3c.xyz).
-_RUN_FOLDER = re.compile(r"^(?P<staging>\.)?\d{8}-\d{6}-[0-9a-f]{6}(\..+)?$")
+_RUN_FOLDER = re.compile(r"^(?P<staging>\.)?(?P<run_id>\d{8}-\d{6}-[0-9a-f]{6})(\..+)?$")
 SYNTHETIC_FILE = "synthetic.csv"
+
+
+def _process_start(pid: int) -> str:
+    """When a process started (Linux clock ticks since boot; empty elsewhere), so that a new
+    process that happens to reuse a dead one's id is not mistaken for it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Field 22 counts after the command name, which is in parentheses and may hold spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def current_owner() -> str:
+    """This process, as written in the index next to the runs it starts."""
+    return f"{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that started a run is still running."""
+    if not owner:
+        return False
+    pid_text, _, started = owner.partition(":")
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return _process_start(pid) == started
 
 
 class RunStatus(StrEnum):
@@ -72,17 +105,25 @@ class RunStore:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
                 " dataset TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL,"
-                " message TEXT, summary TEXT)"
+                " message TEXT, summary TEXT, owner TEXT)"
             )
-            # Whatever was running when the last process died will never finish.
-            connection.execute(
-                "UPDATE runs SET status = ?, message = ? WHERE status = ?",
-                (
-                    RunStatus.INTERRUPTED.value,
-                    "The run was interrupted (the application stopped while it trained).",
-                    RunStatus.RUNNING.value,
-                ),
-            )
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+            if "owner" not in columns:  # an index written before owners were recorded
+                connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+            # Whatever was running in a process that has since died will never finish.
+            running = connection.execute(
+                "SELECT run_id, owner FROM runs WHERE status = ?", (RunStatus.RUNNING.value,)
+            ).fetchall()
+            for run_id, owner in running:
+                if not owner_alive(owner):
+                    connection.execute(
+                        "UPDATE runs SET status = ?, message = ? WHERE run_id = ?",
+                        (
+                            RunStatus.INTERRUPTED.value,
+                            "The run was interrupted (the application stopped while it trained).",
+                            run_id,
+                        ),
+                    )
         self._remove_orphans()
 
     @contextmanager
@@ -100,13 +141,15 @@ class RunStore:
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         with self._connection() as connection:
             connection.execute(
-                "INSERT INTO runs (run_id, name, dataset, status, created) VALUES (?,?,?,?,?)",
+                "INSERT INTO runs (run_id, name, dataset, status, created, owner)"
+                " VALUES (?,?,?,?,?,?)",
                 (
                     run_id,
                     name,
                     dataset,
                     RunStatus.RUNNING.value,
                     datetime.now(UTC).isoformat(timespec="seconds"),
+                    current_owner(),
                 ),
             )
         return run_id
@@ -194,9 +237,12 @@ class RunStore:
 
     def _remove_orphans(self) -> None:
         """Delete our own leftovers only: staging folders of interrupted saves and run folders
-        the index does not list as completed. Anything else in the folder is left alone."""
-        completed = {e.run_id for e in self.runs() if e.finished}
+        the index does not list as completed. Runs still being saved by a live process, and
+        anything else in the folder, are left alone."""
+        status = {e.run_id: e.status for e in self.runs()}
         for path in self.folder.iterdir():
             match = _RUN_FOLDER.match(path.name)
-            if path.is_dir() and match and (match["staging"] or path.name not in completed):
+            if not (path.is_dir() and match) or status.get(match["run_id"]) is RunStatus.RUNNING:
+                continue
+            if match["staging"] or status.get(match["run_id"]) is not RunStatus.COMPLETED:
                 shutil.rmtree(path, ignore_errors=True)

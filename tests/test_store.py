@@ -15,7 +15,7 @@ import pytest
 from psygentab_core import runs
 from psygentab_core.errors import ModelFileError
 from psygentab_core.pipeline import fit
-from psygentab_core.store import RunStatus, RunStore
+from psygentab_core.store import RunStatus, RunStore, current_owner, owner_alive
 from tests.tables import mixed_table, quick_config
 
 
@@ -39,9 +39,20 @@ def test_a_completed_run_reopens_after_a_restart(result, tmp_path: Path) -> None
     assert len(reopened.synthesizer(run_id).sample(5)) == 5
 
 
-def test_runs_left_running_are_marked_interrupted_on_restart(tmp_path: Path) -> None:
-    store = RunStore(tmp_path)
-    run_id = store.start(name="killed", dataset="mixed")
+def _start_in_a_process_that_exits(folder: Path) -> str:
+    script = (
+        "import sys; from psygentab_core.store import RunStore; "
+        f"print(RunStore({str(folder)!r}).start(name='killed', dataset='mixed'))"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root
+    )
+    return done.stdout.strip()
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_interrupted(tmp_path: Path) -> None:
+    run_id = _start_in_a_process_that_exits(tmp_path)
     entry = RunStore(tmp_path).entry(run_id)
     assert entry.status is RunStatus.INTERRUPTED
     assert "interrupted" in entry.message
@@ -77,7 +88,18 @@ def test_a_crash_mid_save_leaves_no_visible_run(
         store.complete(run_id, result)
     assert store.entry(run_id).status is RunStatus.RUNNING
     assert not (tmp_path / run_id).exists()
-    assert RunStore(tmp_path).entry(run_id).status is RunStatus.INTERRUPTED
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
+
+
+def test_runs_of_a_live_process_are_left_running_when_another_session_opens_the_store(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path)
+    run_id = store.start(name="training", dataset="mixed")
+    staging = tmp_path / f".{run_id}.abc123"
+    staging.mkdir()  # a save in progress
+    assert RunStore(tmp_path).entry(run_id).status is RunStatus.RUNNING
+    assert staging.is_dir()
 
 
 def test_kill_9_during_a_save_leaves_the_store_consistent(tmp_path: Path) -> None:
@@ -119,3 +141,10 @@ def test_other_files_in_the_folder_are_left_alone(tmp_path: Path) -> None:
     RunStore(tmp_path)
     assert (tmp_path / "my notes").is_dir()
     assert (tmp_path / "data.csv").exists()
+
+
+def test_a_process_id_reused_by_a_new_process_does_not_count_as_the_old_owner() -> None:
+    assert owner_alive(current_owner())
+    assert not owner_alive(f"{os.getpid()}:not-when-this-process-started")
+    assert not owner_alive("999999999:1")
+    assert not owner_alive(None)
