@@ -1,54 +1,113 @@
-"""Data: a bundled demo table (the default) and the inferred kind of every column."""
+"""Data: start from a bundled demo table (the default) or upload a CSV or Parquet file."""
 
-import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from psygentab_core import DEMO_DATASETS, infer_schema, load_demo
-from psygentab_core.datasets import DEFAULT_DEMO
+from psygentab_app.session import Dataset, current, demo_dataset
+from psygentab_app.ui import figure
+from psygentab_core import DEMO_DATASETS, read_table
+from psygentab_core.errors import PsygentabError
+from psygentab_core.evaluation.figures import REAL, styled
 
+SOURCE_KEY = "data_source"
+DEMO_KEY = "demo_name"
+UPLOAD_KEY = "data_upload"
+SOURCES = ("Bundled demo table", "Upload a file")
 
-@st.cache_data(show_spinner=False)
-def demo_table(name: str) -> pd.DataFrame:
-    """Bundled public data only: safe to share between sessions."""
-    return load_demo(name)
-
-
+session = current()
 st.title("PSyGenTAB")
-st.caption("Synthetic clinical tables under privacy constraints that you set.")
-
-names = list(DEMO_DATASETS)
-name = st.selectbox(
-    "Demo dataset",
-    names,
-    index=names.index(DEFAULT_DEMO),
-    format_func=lambda key: DEMO_DATASETS[key].title,
-    key="demo_name",
+st.caption(
+    "Synthetic clinical tables under privacy constraints that you set. Walk the pages on the "
+    "left from top to bottom: data, column types, privacy thresholds, training, then the "
+    "evaluation of the synthetic table."
 )
-dataset = DEMO_DATASETS[name]
-frame = demo_table(name)
-st.write(dataset.description)
 
-rows, columns, missing = st.columns(3)
+st.session_state.setdefault(
+    SOURCE_KEY, SOURCES[0] if session.dataset.source == "demo" else SOURCES[1]
+)
+source = st.segmented_control("Where does the table come from?", SOURCES, key=SOURCE_KEY)
+
+if source == SOURCES[1]:
+    upload = st.file_uploader(
+        "A CSV (comma, semicolon or tab separated) or Parquet file, one row per patient",
+        type=["csv", "tsv", "txt", "parquet", "gz"],
+        key=UPLOAD_KEY,
+        help="The file stays in this session's memory; it is written only into your runs folder "
+        "when you train.",
+    )
+    if upload is not None and upload.file_id != session.upload_id:
+        session.upload_id = upload.file_id
+        try:
+            frame = read_table(upload.getvalue(), name=upload.name)
+            session.use_dataset(Dataset(name=upload.name, frame=frame, source="upload"))
+        except PsygentabError as error:
+            session.upload_message = str(error)
+    if session.upload_message:
+        st.error(session.upload_message, icon=":material/error:")
+        st.caption(f"Still working on {session.dataset.label}.")
+else:
+    names = list(DEMO_DATASETS)
+    if session.dataset.source == "demo":
+        st.session_state[DEMO_KEY] = session.dataset.name
+
+    def use_demo() -> None:
+        name = st.session_state[DEMO_KEY]
+        session.use_dataset(demo_dataset(name), target=DEMO_DATASETS[name].target)
+        session.sensitive = tuple(DEMO_DATASETS[name].sensitive)
+
+    st.selectbox(
+        "Demo table",
+        names,
+        index=names.index(session.dataset.name) if session.dataset.name in names else None,
+        format_func=lambda key: DEMO_DATASETS[key].title,
+        key=DEMO_KEY,
+        on_change=use_demo,
+        placeholder="Choose a bundled table",
+    )
+
+dataset = session.dataset
+frame = dataset.frame
+st.subheader(dataset.name)
+if dataset.description:
+    st.write(dataset.description)
+
+rows, columns, missing, identifiers = st.columns(4)
 rows.metric("Rows", f"{len(frame):,}")
 columns.metric("Columns", len(frame.columns))
 missing.metric("Missing cells", f"{frame.isna().to_numpy().mean():.1%}")
+identifiers.metric("Likely identifiers", len(session.schema.identifiers))
+
+for spec in session.schema.identifiers:
+    st.warning(
+        f"**{spec.name}** looks like a direct identifier ({spec.reason}). It is left out of "
+        "training; keep it only if you are sure, on the Column types page.",
+        icon=":material/badge:",
+    )
 
 st.dataframe(frame.head(200), width="stretch", hide_index=True)
+if len(frame) > 200:
+    st.caption(f"The first 200 of {len(frame):,} rows.")
 
-schema = infer_schema(frame, target=dataset.target)
-st.subheader("Column kinds")
-st.dataframe(
-    pd.DataFrame(
-        {
-            "column": [c.name for c in schema.columns],
-            "kind": [c.kind.value for c in schema.columns],
-            "why": [c.reason for c in schema.columns],
-        }
-    ),
-    width="stretch",
-    hide_index=True,
-)
-st.info(
-    "Training from the dashboard is on its way. Meanwhile the command line trains with the "
-    f"same defaults: `psygentab fit {name}.csv --target {dataset.target} --output synthetic.csv`"
+share = frame.isna().mean().sort_values(ascending=False)
+share = share[share > 0]
+if share.empty:
+    st.success("No missing values.", icon=":material/check_circle:")
+else:
+    bars = go.Figure(
+        go.Bar(
+            x=share.index.astype(str),
+            y=share.to_numpy(),
+            marker_color=REAL,
+            hovertemplate="%{x}: %{y:.1%} missing<extra></extra>",
+        )
+    )
+    bars.update_layout(yaxis_tickformat=".0%", yaxis_title="missing", xaxis_title=None)
+    figure(
+        styled(bars, title=f"Missing values in {len(share)} of {len(frame.columns)} columns"),
+        "Missing values are learned as such (a flag per column), never filled in.",
+        key="missingness",
+    )
+
+st.page_link(
+    "pages/columns.py", label="Next: check the column types", icon=":material/arrow_forward:"
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from psygentab_core.evaluation.data import EvaluationData
 from psygentab_core.evaluation.report import RunInfo
+from psygentab_core.io import read_table
 from psygentab_core.pipeline import FitResult
 from psygentab_core.schema import TableSchema
 
@@ -67,4 +68,20 @@ def info_from_run_dir(folder: str | Path) -> tuple[RunInfo, TableSchema]:
             notes=summary.get("notes", []),
         ),
         schema,
+    )
+
+
+def data_from_run_dir(
+    folder: str | Path, *, sensitive: Sequence[str] = (), synthetic_file: str = "synthetic.csv"
+) -> EvaluationData:
+    """The bundle of a saved run: its schema, members, holdout and released table."""
+    folder = Path(folder)
+    info, schema = info_from_run_dir(folder)
+    return EvaluationData(
+        schema=schema,
+        members=read_table(folder / "members.csv"),
+        holdout=read_table(folder / "holdout.csv"),
+        synthetic=read_table(folder / synthetic_file),
+        sensitive=tuple(sensitive),
+        seed=info.seed or 0,
     )

@@ -1,0 +1,5 @@
+"""Placeholder while the page is written."""
+
+import streamlit as st
+
+st.title("runs")

@@ -1,0 +1,76 @@
+"""Page tests: the app in AppTest, on the demo data, with a run store in a temporary folder.
+
+``app`` opens the dashboard on a fresh session; ``app_with_run`` does the same with a short
+completed NHEFS run already in the store and chosen as the current run, so that the evaluation
+pages have something to show. Switch pages with ``app.switch_page("pages/<name>.py").run()``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from psygentab_app.session import SESSION_KEY, Session
+from psygentab_core import load_demo
+from psygentab_core.pipeline import fit
+from psygentab_core.store import RunStore
+from tests.tables import quick_config
+
+APP = str(Path(__file__).resolve().parent.parent.parent / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="session")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A runs folder holding one short, completed NHEFS run (built once per test session)."""
+    folder = tmp_path_factory.mktemp("runs")
+    result = fit(load_demo("nhefs"), target="death", config=quick_config(), dataset_name="nhefs")
+    store = RunStore(folder)
+    run_id = store.start(name="test run", dataset="nhefs")
+    store.complete(run_id, result)
+    return folder, run_id
+
+
+def _open(session: Session, page: str | None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.session_state[SESSION_KEY] = session
+    app.run()
+    if page is not None:
+        app.switch_page(page).run()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    """``app(page=None)``: the dashboard on the default demo table and an empty runs folder."""
+    monkeypatch.setenv("PSYGENTAB_RUNS", str(tmp_path / "runs"))
+
+    def open_page(page: str | None = None) -> AppTest:
+        return _open(Session.on_demo(), page)
+
+    return open_page
+
+
+@pytest.fixture
+def app_with_run(
+    saved_run: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., AppTest]:
+    """``app_with_run(page=None)``: as ``app``, with a completed run as the current run.
+
+    The runs folder is a private copy, so a test may add or change runs freely.
+    """
+    folder, run_id = saved_run
+    runs = tmp_path / "runs"
+    shutil.copytree(folder, runs)
+    monkeypatch.setenv("PSYGENTAB_RUNS", str(runs))
+
+    def open_page(page: str | None = None) -> AppTest:
+        session = Session.on_demo()
+        session.current_run = run_id
+        return _open(session, page)
+
+    return open_page
