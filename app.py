@@ -1,12 +1,10 @@
 """PSyGenTAB dashboard: page configuration, the shared sidebar and navigation.
 
-Every screen lives in pages/; the state they share is one typed object (psygentab_app.session).
+Every screen lives in pages/ and begins with psygentab_app.sidebar.start_page(), which draws the
+shared sidebar; the state they share is one typed object (psygentab_app.session).
 """
 
 import streamlit as st
-
-from psygentab_app import sidebar
-from psygentab_app.session import current
 
 st.set_page_config(page_title="PSyGenTAB", page_icon=":material/health_and_safety:", layout="wide")
 
@@ -30,8 +28,4 @@ PAGES = {
     ],
 }
 
-navigation = st.navigation(PAGES)
-session = current()
-sidebar.adopt_finished_job(session)
-sidebar.render(session)
-navigation.run()
+st.navigation(PAGES).run()

@@ -3,7 +3,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from psygentab_app.session import Dataset, current, demo_dataset
+from psygentab_app.session import Dataset, demo_dataset
+from psygentab_app.sidebar import start_page
 from psygentab_app.ui import figure
 from psygentab_core import DEMO_DATASETS, read_table
 from psygentab_core.errors import PsygentabError
@@ -14,7 +15,7 @@ DEMO_KEY = "demo_name"
 UPLOAD_KEY = "data_upload"
 SOURCES = ("Bundled demo table", "Upload a file")
 
-session = current()
+session = start_page()
 st.title("PSyGenTAB")
 st.caption(
     "Synthetic clinical tables under privacy constraints that you set. Walk the pages on the "

@@ -70,7 +70,12 @@ class Session:
     sweep: object | None = None  # a SweepJob while the trade-off explorer runs one
     evaluations: dict[EvaluationKey, Evaluation] = field(default_factory=dict)
     upload_message: str | None = None  # why the last upload was refused
-    upload_id: str | None = None  # the upload already read, so a rerun does not read it again
+    # The upload already read, so a rerun does not read it again.
+    upload_id: str | None = None
+    column_message: str | None = None  # why the last column change was refused
+    train_message: str | None = None  # why the last run could not start
+    # Distances behind the hints of the thresholds page (psygentab_app.thresholds).
+    reference_distances: object | None = None
     _store: RunStore | None = None
 
     @classmethod
@@ -89,6 +94,7 @@ class Session:
         self.schema = infer_schema(dataset.frame, target=target)
         self.sensitive = ()
         self.upload_message = None
+        self.column_message = None
 
     @property
     def preset_name(self) -> str | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from psygentab_app.session import Session
+from psygentab_app.session import Session, current
 from psygentab_core.jobs import JobState
 from psygentab_core.store import RunEntry, RunStatus
 
@@ -18,6 +18,18 @@ _STATUS_ICONS = {
     RunStatus.FAILED: "❌",
     RunStatus.INTERRUPTED: "⏹️",
 }
+
+
+def start_page() -> Session:
+    """What every page calls first: the session, with a finished run adopted, and the sidebar.
+
+    Called by the pages rather than once in app.py so that a page run on its own (as AppTest's
+    switch_page does) still shows and updates the same sidebar.
+    """
+    session = current()
+    adopt_finished_job(session)
+    render(session)
+    return session
 
 
 def adopt_finished_job(session: Session) -> None:
@@ -83,8 +95,6 @@ def _run_picker(session: Session) -> None:
 
 @st.fragment(run_every=1.0)
 def _training_status() -> None:
-    from psygentab_app.session import current
-
     session = current()
     job = session.job
     if job is None or job.snapshot().state is not JobState.RUNNING:

