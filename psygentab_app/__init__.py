@@ -1,4 +1,4 @@
 """The dashboard's shared layer: the session object, the sidebar and page helpers.
 
-Only this package and ``pages/`` import Streamlit; all computing happens in ``psygentab_core``.
+Only this package and ``views/`` import Streamlit; all computing happens in ``psygentab_core``.
 """

@@ -25,7 +25,7 @@ def current_evaluation(session: Session) -> Evaluation | None:
         st.info(
             "No run yet. Train one on the **Train** page, or pick an earlier run in the sidebar."
         )
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
         return None
     if entry.status is not RunStatus.COMPLETED:
         st.warning(f"Run {entry.name} is {entry.status.value}; there is nothing to evaluate yet.")

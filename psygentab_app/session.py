@@ -73,9 +73,12 @@ class Session:
     # The upload already read, so a rerun does not read it again.
     upload_id: str | None = None
     column_message: str | None = None  # why the last column change was refused
+    column_notice: str | None = None  # what the last column change did
     train_message: str | None = None  # why the last run could not start
     # Distances behind the hints of the thresholds page (psygentab_app.thresholds).
     reference_distances: object | None = None
+    # The training figures last drawn, with the (view, epochs) they were drawn for.
+    training_figures: tuple | None = None
     _store: RunStore | None = None
 
     @classmethod
@@ -95,6 +98,7 @@ class Session:
         self.sensitive = ()
         self.upload_message = None
         self.column_message = None
+        self.column_notice = None
 
     @property
     def preset_name(self) -> str | None:

@@ -12,12 +12,6 @@ from psygentab_core.store import RunEntry, RunStatus
 
 RUN_PICKER_KEY = "sidebar_current_run"
 RUNS_FOLDER_KEY = "sidebar_runs_folder"
-_STATUS_ICONS = {
-    RunStatus.COMPLETED: "✅",
-    RunStatus.RUNNING: "⏳",
-    RunStatus.FAILED: "❌",
-    RunStatus.INTERRUPTED: "⏹️",
-}
 
 
 def start_page() -> Session:
@@ -47,9 +41,11 @@ def adopt_finished_job(session: Session) -> None:
 
 
 def run_label(entry: RunEntry) -> str:
-    """One line per run: status, name, dataset and when it started."""
+    """One line per run: name, status unless completed, and when it started (words, not
+    emoji: not every browser has an emoji font)."""
     started = datetime.fromisoformat(entry.created).strftime("%d %b %H:%M")
-    return f"{_STATUS_ICONS[entry.status]} {entry.name} · {entry.dataset} · {started}"
+    status = "" if entry.status is RunStatus.COMPLETED else f" ({entry.status.value})"
+    return f"{entry.name}{status} · {started}"
 
 
 def render(session: Session) -> None:

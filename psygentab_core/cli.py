@@ -4,13 +4,20 @@
 constraints (the same defaults the dashboard shows), writes the synthetic table and the run
 folder, and reports progress on stderr. Problems with the input end the command with a one-line
 message and exit status 2, never a traceback.
+
+``psygentab sweep DATA.csv --target COLUMN`` trains one run per privacy strictness level (lenient
+0 to strict 1), scores each for utility (TSTR AUC) and risk (membership-inference AUC), saves
+the runs in a run store and prints the table with the Pareto front.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -24,8 +31,19 @@ from psygentab_core.io import read_table, write_table
 from psygentab_core.pipeline import finish
 from psygentab_core.runs import save_run
 from psygentab_core.schema import ColumnKind, infer_schema
+from psygentab_core.store import RunStore
+from psygentab_core.sweep import (
+    DEFAULT_LEVELS,
+    PointStatus,
+    SweepPoint,
+    pareto_front,
+    parse_levels,
+    points_to_json,
+    sweep_points,
+)
 from psygentab_core.training import EpochRecord, TrainingRun, prepare_data
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -103,6 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation")
 
+    sweep = commands.add_parser(
+        "sweep",
+        help="train at several privacy strictness levels and compare utility with attack risk",
+        description="One run per strictness level (0 lenient, 0.5 balanced, 1 strict), each "
+        "scored for utility (TSTR AUC of the best downstream model) and privacy risk (AUC of "
+        "the distance membership-inference attack; 0.5 = the attacker learns nothing). The runs "
+        "are saved in the runs folder; the points no other point beats on both form the front.",
+    )
+    sweep.add_argument("data", type=Path, help="the real table (CSV or Parquet)")
+    sweep.add_argument("--target", required=True, help="the outcome column to condition on")
+    sweep.add_argument(
+        "--levels",
+        default=",".join(f"{level:g}" for level in DEFAULT_LEVELS),
+        help="strictness levels in [0, 1], comma separated (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--epochs", type=int, help=f"training epochs per point (default: {TrainConfig().epochs})"
+    )
+    sweep.add_argument(
+        "--jobs",
+        type=int,
+        help="worker processes (default: one per level, at most one per CPU core)",
+    )
+    sweep.add_argument(
+        "--runs-folder",
+        type=Path,
+        default=Path("runs"),
+        help="the run store the points are saved in (default: ./runs)",
+    )
+    sweep.add_argument("--output", type=Path, help="write every point and the front as JSON")
+    sweep.add_argument("--seed", type=int, help="random seed, the same for every point (0)")
+
     demo = commands.add_parser("demo", help="write a bundled demo dataset as CSV")
     demo.add_argument("name", nargs="?", default=DEFAULT_DEMO, choices=sorted(DEMO_DATASETS))
     demo.add_argument("--output", required=True, type=Path, help="where to write the CSV")
@@ -116,6 +166,8 @@ def main(argv: list[str] | None = None, *, stderr: TextIO | None = None) -> int:
     try:
         if args.command == "evaluate":
             return _evaluate(args, stderr)
+        if args.command == "sweep":
+            return _sweep(args, stderr)
         if args.command == "demo":
             write_table(load_demo(args.name), args.output)
             print(f"Wrote {args.output} ({DEMO_DATASETS[args.name].title}).", file=stderr)
@@ -240,6 +292,115 @@ def _evaluate(args: argparse.Namespace, stderr: TextIO) -> int:
         )
         print(f"  {result.name}: {result.value:.3f}{interval}", file=stderr)
     return 0
+
+
+def _sweep(args: argparse.Namespace, stderr: TextIO) -> int:
+    levels = parse_levels(args.levels)
+    config = TrainConfig()
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    if args.output is not None and not args.output.parent.is_dir():
+        # Checked now, not after a sweep of many minutes.
+        raise PsygentabError(f"Cannot write {args.output}: folder {args.output.parent} not found.")
+    frame = read_table(args.data)
+    schema = infer_schema(frame, target=args.target)
+    try:
+        store = RunStore(args.runs_folder)
+    except (OSError, sqlite3.Error) as error:
+        raise PsygentabError(
+            f"Cannot use {args.runs_folder} as the runs folder: {error}."
+        ) from None
+    points_iterator = sweep_points(
+        frame,
+        schema=schema,
+        config=config,
+        levels=levels,
+        store=store,
+        dataset_name=args.data.name,
+        n_jobs=args.jobs,
+    )
+    print(
+        f"Sweeping {len(levels)} strictness levels of {args.data.name}, {_epochs(config.epochs)} "
+        f"each; runs saved in {store.folder}.",
+        file=stderr,
+    )
+    points = []
+    try:
+        for point in points_iterator:
+            points.append(point)
+            print(f"[{len(points)}/{len(levels)}] {format_point(point)}", file=stderr)
+    except KeyboardInterrupt:
+        print(
+            f"psygentab: interrupted after {len(points)} of {len(levels)} points; "
+            f"the finished runs are in {store.folder}.",
+            file=stderr,
+        )
+        return EXIT_INTERRUPTED
+    points.sort(key=lambda p: p.strictness)
+    for line in format_sweep_table(points):
+        print(line, file=stderr)
+    if args.output is not None:
+        document = {"dataset": args.data.name, "target": args.target, "levels": list(levels)}
+        document |= {"config": config.to_dict() | {"constraints": "per point"}}
+        document |= points_to_json(points)
+        args.output.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"Wrote {args.output}.", file=stderr)
+    if not any(p.status is PointStatus.COMPLETED for p in points):
+        print("psygentab: error: every point of the sweep failed.", file=stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def format_point(point: SweepPoint) -> str:
+    """One progress line for a finished point of a sweep."""
+    if point.status is not PointStatus.COMPLETED:
+        return f"strictness {point.label}: failed ({point.error})"
+    return (
+        f"strictness {point.label}: TSTR AUC {_number(point.tstr_auc)}, "
+        f"MIA AUC {_number(point.attack_auc)}, {point.seconds:.1f} s (run {point.run_id})"
+    )
+
+
+def format_sweep_table(points: Sequence[SweepPoint]) -> list[str]:
+    """The sweep as a table: one line per point, ``*`` on the Pareto front."""
+    front = set(pareto_front(points))
+    header = (
+        f"{'strictness':<16}{'TSTR AUC':>9}  {'MIA AUC [95 % interval]':<24}"
+        f"{'closer share':>13}{'fit s':>8}  front"
+    )
+    lines = [header]
+    for index, point in enumerate(points):
+        if point.status is not PointStatus.COMPLETED:
+            lines.append(f"{point.label:<16}failed: {point.error}")
+            continue
+        interval = point.attack_interval
+        attack = _number(point.attack_auc) + (
+            "" if interval is None else f" [{interval[0]:.3f}, {interval[1]:.3f}]"
+        )
+        fit_seconds = "n/a" if point.fit_seconds is None else f"{point.fit_seconds:.1f}"
+        lines.append(
+            f"{point.label:<16}{_number(point.tstr_auc):>9}  {attack:<24}"
+            f"{_number(point.closer_share):>13}{fit_seconds:>8}  " + ("*" if index in front else "")
+        )
+    trtr = next((p.trtr_auc for p in points if p.trtr_auc is not None), None)
+    return [
+        *lines,
+        "TSTR AUC: the best model trained on the synthetic table, tested on the real holdout "
+        f"(trained on the real training rows instead, TRTR: {_number(trtr)}).",
+        "MIA AUC: distance membership-inference attack, training patients against the holdout; "
+        "0.5 = the attacker learns nothing.",
+        "*: on the Pareto front (no other point is both more useful and less exposed).",
+    ]
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def format_progress(record: EpochRecord) -> str:

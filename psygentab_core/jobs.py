@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+import torch
+
 from psygentab_core.pipeline import FitResult, finish
 from psygentab_core.store import RunStore
 from psygentab_core.training import EpochRecord, StopReason, TrainingRun
@@ -64,7 +66,15 @@ class TrainingJob:
         dataset_name: str,
         store: RunStore | None = None,
         name: str = "run",
+        threads: int | None = None,
     ) -> None:
+        """``threads`` caps PyTorch's intra-op threads for the whole process (PyTorch has no
+        per-thread setting); a user interface sets 1 so that it stays responsive and several
+        jobs share the cores instead of oversubscribing them."""
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be at least 1; got {threads!r}")
+            torch.set_num_threads(threads)
         self._run = run
         self._rows = rows
         self._dataset_name = dataset_name

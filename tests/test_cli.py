@@ -13,7 +13,9 @@ import pytest
 
 from psygentab_core.cli import main
 from psygentab_core.datasets import load_demo
+from psygentab_core.store import RunStore
 from psygentab_core.synthesizer import Synthesizer
+from tests.tables import mixed_table
 
 QUICK = ["--epochs", "2", "--config"]
 
@@ -170,3 +172,81 @@ def test_demo_writes_the_bundled_table(tmp_path: Path) -> None:
     assert run_cli("demo", "nhefs", "--output", str(path))[0] == 0
     assert pd.read_csv(path).shape == load_demo("nhefs").shape
     assert ",19," in path.read_text()  # whole numbers are written without ".0"
+
+
+# --- sweep -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "mixed.csv"
+    mixed_table().to_csv(path, index=False)
+    return path
+
+
+def test_sweep_prints_the_table_and_writes_json(mixed_csv: Path, tmp_path: Path) -> None:
+    output, runs = tmp_path / "sweep.json", tmp_path / "runs"
+    status, log = run_cli(
+        "sweep",
+        str(mixed_csv),
+        "--target",
+        "outcome",
+        "--levels",
+        "0,1",
+        "--epochs",
+        "1",
+        "--jobs",
+        "1",
+        "--runs-folder",
+        str(runs),
+        "--output",
+        str(output),
+    )
+    assert status == 0, log
+    lines = log.splitlines()
+    assert sum(line.startswith(("[1/2] strictness", "[2/2] strictness")) for line in lines) == 2
+    header = next(i for i, line in enumerate(lines) if line.startswith("strictness "))
+    assert lines[header + 1].startswith("0.00 lenient")
+    assert lines[header + 2].startswith("1.00 strict")
+    assert "*" in lines[header + 1] + lines[header + 2]
+    document = json.loads(output.read_text())
+    assert document["levels"] == [0.0, 1.0]
+    assert document["config"]["epochs"] == 1
+    assert [p["strictness"] for p in document["points"]] == [0.0, 1.0]
+    assert document["front"]
+    for point in document["points"]:
+        assert point["status"] == "completed"
+        assert 0.0 <= point["tstr_auc"] <= 1.0
+        assert 0.0 <= point["attack_auc"] <= 1.0
+        assert point["on_front"] == (document["points"].index(point) in document["front"])
+    saved = RunStore(runs).runs()
+    assert {entry.run_id for entry in saved} == {p["run_id"] for p in document["points"]}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--levels", "0,2"], "between 0 and 1"),
+        (["--levels", "0.5"], "at least 2 strictness levels"),
+        (["--levels", "0,strict"], "'strict' is not a number"),
+        (["--jobs", "0"], "at least 1 worker"),
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--output", "missing/sweep.json"], "not found"),
+        (["--target", "nope"], "Target 'nope' is not a column"),
+    ],
+)
+def test_sweep_bad_input_gives_one_line_and_status_2(
+    mixed_csv: Path, tmp_path: Path, options: list[str], message: str
+) -> None:
+    defaults = {"--target": "outcome", "--runs-folder": str(tmp_path / "runs")}
+    defaults |= dict(zip(options[::2], options[1::2], strict=True))
+    if "--output" in defaults:
+        defaults["--output"] = str(tmp_path / defaults["--output"])
+    args = [item for pair in defaults.items() for item in pair]
+    status, log = run_cli("sweep", str(mixed_csv), *args)
+    assert status == 2
+    assert log.startswith("psygentab: error: ")
+    assert message in log
+    assert len(log.strip().splitlines()) == 1
+    runs = tmp_path / "runs"
+    assert not runs.exists() or RunStore(runs).runs() == []

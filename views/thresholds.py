@@ -124,4 +124,4 @@ st.info(
     "fidelity and downstream utility come down. The trade-off explorer measures that curve.",
     icon=":material/balance:",
 )
-st.page_link("pages/train.py", label="Next: train the generator", icon=":material/arrow_forward:")
+st.page_link("views/train.py", label="Next: train the generator", icon=":material/arrow_forward:")

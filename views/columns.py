@@ -102,6 +102,7 @@ with st.container(border=True):
         )
         st.checkbox(f"I understand; keep {column} in training anyway", key=KEEP_IDENTIFIER_KEY)
     if apply.button("Apply", key=APPLY_KEY, type="primary", width="stretch"):
+        session.column_notice = None
         if keeping_identifier and not st.session_state.get(KEEP_IDENTIFIER_KEY):
             session.column_message = (
                 f"{column} was not changed: tick the box to confirm keeping an identifier."
@@ -127,11 +128,13 @@ with st.container(border=True):
                     if updated.column(c).kind is not ColumnKind.EXCLUDED
                 )
                 session.column_message = None
-                st.toast(f"{column} is now {new_kind.value}.", icon=":material/check:")
+                session.column_notice = f"{column} is now {new_kind.value}."
                 st.rerun()
 
 if session.column_message:
     st.error(session.column_message, icon=":material/error:")
+elif session.column_notice:
+    st.success(session.column_notice, icon=":material/check:")
 
 # --- the whole schema -----------------------------------------------------------------------
 try:
@@ -175,7 +178,7 @@ st.dataframe(
 )
 
 st.page_link(
-    "pages/thresholds.py",
+    "views/thresholds.py",
     label="Next: set the privacy thresholds",
     icon=":material/arrow_forward:",
 )

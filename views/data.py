@@ -1,14 +1,12 @@
 """Data: start from a bundled demo table (the default) or upload a CSV or Parquet file."""
 
-import plotly.graph_objects as go
+import pandas as pd
 import streamlit as st
 
 from psygentab_app.session import Dataset, demo_dataset
 from psygentab_app.sidebar import start_page
-from psygentab_app.ui import figure
 from psygentab_core import DEMO_DATASETS, read_table
 from psygentab_core.errors import PsygentabError
-from psygentab_core.evaluation.figures import REAL, styled
 
 SOURCE_KEY = "data_source"
 DEMO_KEY = "demo_name"
@@ -89,26 +87,24 @@ st.dataframe(frame.head(200), width="stretch", hide_index=True)
 if len(frame) > 200:
     st.caption(f"The first 200 of {len(frame):,} rows.")
 
-share = frame.isna().mean().sort_values(ascending=False)
-share = share[share > 0]
-if share.empty:
+missing_share = frame.isna().mean()
+missing_share = missing_share[missing_share > 0].sort_values(ascending=False)
+if missing_share.empty:
     st.success("No missing values.", icon=":material/check_circle:")
 else:
-    bars = go.Figure(
-        go.Bar(
-            x=share.index.astype(str),
-            y=share.to_numpy(),
-            marker_color=REAL,
-            hovertemplate="%{x}: %{y:.1%} missing<extra></extra>",
-        )
+    st.markdown(f"**Missing values** in {len(missing_share)} of {len(frame.columns)} columns")
+    st.dataframe(
+        pd.DataFrame({"column": missing_share.index.astype(str), "missing": missing_share.values}),
+        hide_index=True,
+        column_config={
+            "missing": st.column_config.ProgressColumn(
+                "share of rows missing", format="percent", min_value=0.0, max_value=1.0
+            )
+        },
+        height=min(36 * (len(missing_share) + 1) + 2, 400),
     )
-    bars.update_layout(yaxis_tickformat=".0%", yaxis_title="missing", xaxis_title=None)
-    figure(
-        styled(bars, title=f"Missing values in {len(share)} of {len(frame.columns)} columns"),
-        "Missing values are learned as such (a flag per column), never filled in.",
-        key="missingness",
-    )
+    st.caption("Missing values are learned as such (a flag per column), never filled in.")
 
 st.page_link(
-    "pages/columns.py", label="Next: check the column types", icon=":material/arrow_forward:"
+    "views/columns.py", label="Next: check the column types", icon=":material/arrow_forward:"
 )

@@ -209,7 +209,7 @@ st.title("Runs")
 entries = session.store.runs()
 if not entries:
     st.info("No runs in this runs folder yet. Train one, and it will be listed here.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 st.caption(

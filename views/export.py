@@ -185,7 +185,7 @@ st.title("Report & export")
 entry = session.run_entry()
 if entry is None:
     st.info("No current run. Train one on the **Train** page, or reopen one on the Runs page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 if not entry.finished:
     st.warning(f"Run {entry.name} is {entry.status.value}; it has nothing to export.")

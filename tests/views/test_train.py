@@ -8,7 +8,7 @@ from psygentab_core.store import RunStatus
 
 
 def test_a_short_run_trains_in_the_background_and_becomes_the_current_run(app) -> None:
-    page = app("pages/train.py")
+    page = app("views/train.py")
     assert not page.exception
     page.number_input(key="train_epochs").set_value(2).run()
     page.button(key="train_start").click().run()
@@ -29,7 +29,7 @@ def test_a_short_run_trains_in_the_background_and_becomes_the_current_run(app) -
 
 
 def test_stopping_keeps_the_run_so_far(app) -> None:
-    page = app("pages/train.py")
+    page = app("views/train.py")
     page.number_input(key="train_epochs").set_value(200).run()
     page.button(key="train_start").click().run()
     session = page.session_state[SESSION_KEY]
@@ -48,7 +48,7 @@ def test_a_table_that_cannot_be_trained_says_so_and_disables_start(app) -> None:
     session = page.session_state[SESSION_KEY]
     frame = session.dataset.frame.head(0)
     session.use_dataset(type(session.dataset)(name="empty", frame=frame, source="upload"))
-    page.switch_page("pages/train.py").run()
+    page.switch_page("views/train.py").run()
     assert not page.exception
     assert "no rows" in page.error[0].value
     assert page.button(key="train_start").disabled

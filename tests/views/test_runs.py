@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psygentab_app.session import SESSION_KEY
 
-PAGE = "pages/runs.py"
+PAGE = "views/runs.py"
 
 
 def _run_id(page) -> str:
@@ -45,7 +45,7 @@ def test_make_current_reopens_the_picked_run(app_with_run) -> None:
     assert not page.exception
     assert _run_id(page) == run_id
     # The button acts before the page is drawn, so the same rerun already shows the new run.
-    assert any(caption.value.startswith("Current run: ✅ test run") for caption in page.caption)
+    assert any(caption.value.startswith("Current run: test run · ") for caption in page.caption)
 
 
 def test_comparing_runs_draws_constraints_and_training_curves(app_with_run) -> None:

@@ -2,7 +2,7 @@
 
 ``app`` opens the dashboard on a fresh session; ``app_with_run`` does the same with a short
 completed NHEFS run already in the store and chosen as the current run, so that the evaluation
-pages have something to show. Switch pages with ``app.switch_page("pages/<name>.py").run()``.
+pages have something to show. Switch pages with ``app.switch_page("views/<name>.py").run()``.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ def start(session: Session, name: str) -> None:
         dataset_name=session.dataset.name,
         store=session.store,
         name=name,
+        # One thread per run: the page must stay responsive while it trains, and several
+        # sessions training at once must not oversubscribe the cores.
+        threads=1,
     )
 
 
@@ -64,12 +67,20 @@ def progress_text(snapshot: JobSnapshot) -> str:
     return text
 
 
-def curves(history: list[dict], *, key: str) -> None:
-    """The two training figures from a history of epoch records (as dicts)."""
+def curves(history: list[dict], *, key: str, session: Session) -> None:
+    """The two training figures from a history of epoch records (as dicts).
+
+    Built once per new epoch and kept in the session: the live view redraws every second, and
+    rebuilding both figures each time would take that second from training on a small machine.
+    """
     if not history:
         return
-    st.plotly_chart(constraint_panels(history), width="stretch", key=f"{key}-constraints")
-    st.plotly_chart(training_curves(history), width="stretch", key=f"{key}-alm")
+    stamp = (key, len(history))
+    if session.training_figures is None or session.training_figures[0] != stamp:
+        session.training_figures = (stamp, constraint_panels(history), training_curves(history))
+    _, constraints, alm = session.training_figures
+    st.plotly_chart(constraints, width="stretch", key=f"{key}-constraints")
+    st.plotly_chart(alm, width="stretch", key=f"{key}-alm")
     st.caption(
         "Top: each constraint measured exactly on fresh synthetic rows after every epoch "
         "(solid) against its threshold (dashed); the dotted line is the smooth surrogate the "
@@ -106,7 +117,7 @@ def live() -> None:
         epoch_metrics(snapshot)
         for note in snapshot.records[-1].notes:
             st.info(note, icon=":material/info:")
-        curves([r.to_dict() for r in snapshot.records], key="live")
+        curves([r.to_dict() for r in snapshot.records], key="live", session=session)
 
 
 def finished_run(session: Session) -> None:
@@ -153,9 +164,9 @@ def finished_run(session: Session) -> None:
     for note in summary.get("notes", []):
         st.info(note, icon=":material/info:")
     info, _ = info_from_run_dir(session.store.folder_of(entry.run_id))
-    curves(list(info.history), key=f"run-{entry.run_id}")
+    curves(list(info.history), key=f"run-{entry.run_id}", session=session)
     st.page_link(
-        "pages/fidelity.py", label="Next: how faithful is it?", icon=":material/arrow_forward:"
+        "views/fidelity.py", label="Next: how faithful is it?", icon=":material/arrow_forward:"
     )
 
 
@@ -206,11 +217,11 @@ settings[1].number_input(
     disabled=training,
     help="Fixes the split, the initial weights and the sampling: same seed, same run.",
 )
-name = settings[2].text_input(
-    "Run name",
-    value=f"{session.dataset.name} · {preset} · {session.epochs} epochs",
-    key=NAME_KEY,
-    disabled=training,
+default_name = f"{session.dataset.name} · {preset} · {session.epochs} epochs"
+name = (
+    settings[2]
+    .text_input("Run name", placeholder=default_name, key=NAME_KEY, disabled=training)
+    .strip()
 )
 
 try:
@@ -219,7 +230,7 @@ try:
 except PsygentabError as error:
     problem = str(error)
     st.error(f"Fix the column types first: {problem}", icon=":material/error:")
-    st.page_link("pages/columns.py", label="Column types", icon=":material/view_column:")
+    st.page_link("views/columns.py", label="Column types", icon=":material/view_column:")
 
 if training:
     if st.button("Stop", key=STOP_KEY, icon=":material/stop_circle:"):
@@ -234,7 +245,7 @@ else:
         icon=":material/play_arrow:",
         disabled=problem is not None,
     ):
-        start(session, name.strip() or "run")
+        start(session, name or default_name)
         if session.job is not None:
             st.rerun()
     if session.train_message:

@@ -9,7 +9,7 @@ from psygentab_core.presets import preset
 
 
 def test_sliders_show_the_balanced_defaults_with_their_meaning(app) -> None:
-    page = app("pages/thresholds.py")
+    page = app("views/thresholds.py")
     assert not page.exception
     values = {s.key: s.value for s in page.slider}
     assert values["threshold_close_records_max_share"] == pytest.approx(0.05)
@@ -21,7 +21,7 @@ def test_sliders_show_the_balanced_defaults_with_their_meaning(app) -> None:
 
 
 def test_a_preset_sets_every_slider(app) -> None:
-    page = app("pages/thresholds.py")
+    page = app("views/thresholds.py")
     page.segmented_control(key="thresholds_preset").set_value("strict").run()
     assert not page.exception
     assert page.session_state[SESSION_KEY].constraints == preset("strict")
@@ -29,7 +29,7 @@ def test_a_preset_sets_every_slider(app) -> None:
 
 
 def test_moving_a_slider_makes_the_thresholds_custom(app) -> None:
-    page = app("pages/thresholds.py")
+    page = app("views/thresholds.py")
     page.slider(key="threshold_close_records_max_share").set_value(0.01).run()
     session = page.session_state[SESSION_KEY]
     assert session.constraints[1].max_share == pytest.approx(0.01)

@@ -6,7 +6,7 @@ import json
 
 from psygentab_app.session import SESSION_KEY
 
-PAGE = "pages/export.py"
+PAGE = "views/export.py"
 ALWAYS_THERE = ["export_synthetic_csv", "export_config", "export_run_zip"]
 REPORT = ["export_report_html", "export_report_json"]
 
@@ -58,7 +58,7 @@ def test_the_report_is_built_into_the_run_folder_once(app_with_run) -> None:
     built = (folder / "report.json").stat().st_mtime_ns
 
     # Another visit offers the saved report directly, without evaluating again.
-    page.switch_page("pages/runs.py").run()
+    page.switch_page("views/runs.py").run()
     page.switch_page(PAGE).run()
     assert not page.button
     assert _download_keys(page) == [ALWAYS_THERE[0], *REPORT, *ALWAYS_THERE[1:]]

@@ -1,5 +1,0 @@
-"""Placeholder while the page is written."""
-
-import streamlit as st
-
-st.title("privacy")

@@ -1,0 +1,267 @@
+"""End to end in a real browser: the whole walk a new user takes, on a running server.
+
+Debian's Chromium (/usr/bin/chromium) driven by Playwright. Screenshots and the measured
+timings go to ``test-artifacts/browser/`` (or ``$PSYGENTAB_ARTIFACTS``). Without Chromium the
+test is skipped, unless ``PSYGENTAB_REQUIRE_BROWSER=1`` (set by .ci/run), where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psygentab_core import load_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What the Train page says once the run is released, whichever way its constraints came out.
+FINISHED = re.compile("Every privacy constraint holds|Some constraints do not hold")
+UPLOAD_ROWS = 600
+EPOCHS = 6
+
+if not CHROMIUM.exists():
+    if os.environ.get("PSYGENTAB_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"{CHROMIUM} is missing; install it with apt-get install -y chromium")
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("PSYGENTAB_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard as a user starts it, with its runs in a temporary folder."""
+    port = free_port()
+    runs = tmp_path_factory.mktemp("runs")
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "psygentab_app", "--server.port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PSYGENTAB_RUNS": str(runs)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
+                if reply.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start; see {log.name}")
+        time.sleep(0.25)
+    yield url
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def settled(page) -> float:
+    """Wait until Streamlit has finished the rerun in progress (its status widget has stayed
+    away for half a second: it shows only once a run has taken a moment); returns the
+    ``time.perf_counter()`` at which it was last seen running."""
+    quiet_since = time.perf_counter()
+    deadline = quiet_since + 90
+    while time.perf_counter() - quiet_since < 0.5:
+        if page.get_by_test_id("stStatusWidget").count():
+            quiet_since = time.perf_counter()
+        assert time.perf_counter() < deadline, "the page kept running for 90 s"
+        page.wait_for_timeout(100)
+    return quiet_since
+
+
+def open_page(page, label: str, title: str, *, last_text: str | None = None) -> float:
+    """Click a sidebar link; seconds until the page's title (and ``last_text``, drawn at the
+    end of the page) is shown and the run has ended."""
+    started = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=label).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=60_000)
+    if last_text is not None:
+        expect(page.get_by_text(last_text, exact=False).last).to_be_visible(timeout=60_000)
+    shown = time.perf_counter()
+    return max(shown, settled(page)) - started
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of the selectbox with widget key ``key``."""
+    box = page.locator(f".st-key-{key} input[role=combobox]")
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=False).first.click()
+    settled(page)
+
+
+def test_a_new_user_walks_from_upload_to_download(
+    server: str, browser, artifacts: Path, tmp_path: Path
+) -> None:
+    timings: dict[str, float] = {}
+    upload = tmp_path / "nhefs_sample.csv"
+    load_demo("nhefs").sample(UPLOAD_ROWS, random_state=1).to_csv(upload, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+
+    # 1. First start: the demo table is there already.
+    started = time.perf_counter()
+    page.goto(server, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="PSyGenTAB", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
+    timings["first page rendered"] = time.perf_counter() - started
+    settled(page)
+    page.screenshot(path=artifacts / "01-data-demo.png")
+
+    # 2. Upload a CSV.
+    page.locator(".st-key-data_source").get_by_text("Upload a file").click()
+    settled(page)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(upload)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(
+        f"{UPLOAD_ROWS}", timeout=60_000
+    )
+    settled(page)
+    page.screenshot(path=artifacts / "02-data-uploaded.png")
+
+    # 3. Change a column type.
+    timings["switch to Column types"] = open_page(page, "Column types", "Column types")
+    sensitive = page.locator(".st-key-columns_sensitive input")
+    for attribute in ("sex", "race"):
+        sensitive.click()
+        sensitive.fill(attribute)
+        page.get_by_role("option", name=attribute, exact=True).click()
+        settled(page)
+    page.keyboard.press("Escape")
+    choose(page, "columns_pick", "active")
+    choose(page, "columns_kind-active", "categorical")
+    page.locator(".st-key-columns_apply button").click()
+    expect(page.get_by_text("active is now categorical")).to_be_visible(timeout=30_000)
+    settled(page)
+    page.screenshot(path=artifacts / "03-column-types.png")
+
+    # 4. Thresholds: the strict preset.
+    timings["switch to Privacy thresholds"] = open_page(
+        page, "Privacy thresholds", "Privacy thresholds"
+    )
+    page.locator(".st-key-thresholds_preset").get_by_text("Strict").click()
+    expect(page.get_by_text("Furthest from any training patient")).to_be_visible()
+    settled(page)
+    page.screenshot(path=artifacts / "04-thresholds-strict.png")
+
+    # 5. Train a short run and watch the curves move.
+    timings["switch to Train"] = open_page(page, "Train", "Train")
+    epochs = page.locator(".st-key-train_epochs input")
+    epochs.fill(str(EPOCHS))
+    epochs.press("Enter")
+    settled(page)
+    page.locator(".st-key-train_start button").click()
+    progress = page.get_by_text("elapsed", exact=False).first
+    expect(progress).to_be_visible(timeout=60_000)
+    seen: list[tuple[float, str]] = []
+    epochs_seen: set[str] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if page.get_by_text(FINISHED).count():
+            break
+        texts = page.get_by_text("elapsed", exact=False).all_inner_texts()
+        if texts:
+            seen.append((time.monotonic(), texts[0]))
+            epochs_seen.update(t.split(" · ")[0] for t in texts if t.startswith("Epoch"))
+            if len(epochs_seen) == 2:
+                page.screenshot(path=artifacts / "05-training-live.png")
+        page.wait_for_timeout(250)
+    changes = [t for (_, before), (t, text) in pairwise(seen) if text != before]
+    gaps = [b - a for a, b in pairwise(changes)]
+    gaps.sort()
+    timings["live updates seen"] = len(changes)
+    timings["median gap between live updates"] = gaps[len(gaps) // 2] if gaps else float("nan")
+    timings["longest gap between live updates"] = gaps[-1] if gaps else float("nan")
+    assert len(epochs_seen) >= 2, seen  # the live view moved through the epochs
+    expect(page.get_by_text(FINISHED).first).to_be_visible(timeout=120_000)
+    settled(page)
+    assert page.locator(".js-plotly-plot").count() >= 2
+    page.screenshot(path=artifacts / "06-training-finished.png")
+
+    # 6. Every evaluation page (the first one computes the evaluation, then it is cached).
+    visited: set[str] = set()
+    for number, (label, title) in enumerate(
+        [
+            ("Fidelity", "Fidelity"),
+            ("Minority class", "Minority class"),
+            ("Privacy audit", "Privacy audit"),
+            ("Fairness", "Fairness"),
+            ("Trade-off explorer", "Trade-off explorer"),
+            ("Runs", "Runs"),
+            ("Fidelity", "Fidelity"),
+        ],
+        start=7,
+    ):
+        evaluation_page = label in ("Fidelity", "Minority class", "Privacy audit", "Fairness")
+        seconds = open_page(page, label, title, last_text="Next:" if evaluation_page else None)
+        key = f"switch to {label}"
+        if label in visited:
+            key += " (again)"
+        elif label == "Fidelity":
+            key += " (computes the evaluation)"
+        visited.add(label)
+        timings[key] = seconds
+        page.screenshot(path=artifacts / f"{number:02d}-{label.lower().replace(' ', '-')}.png")
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        if label != "Trade-off explorer":
+            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+
+    # 7. Download the synthetic table.
+    timings["switch to Report & export"] = open_page(page, "Report & export", "Report & export")
+    page.screenshot(path=artifacts / "14-report-export.png")
+    with page.expect_download() as download:
+        page.locator(".st-key-export_synthetic_csv button").click()
+    saved = artifacts / "synthetic.csv"
+    download.value.save_as(saved)
+    synthetic = pd.read_csv(saved)
+    assert len(synthetic) == UPLOAD_ROWS
+    assert "active" in synthetic.columns
+
+    (artifacts / "timings.json").write_text(json.dumps(timings, indent=1))
+    print(json.dumps(timings, indent=1))  # noqa: T201 (shown with pytest -s)
+    assert not page.get_by_test_id("stException").count()
