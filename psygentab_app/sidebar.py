@@ -82,6 +82,7 @@ def _run_picker(session: Session) -> None:
         format_func=lambda run_id: "(none)" if run_id is None else run_label(by_id[run_id]),
         key=RUN_PICKER_KEY,
         on_change=chosen,
+        placeholder="No run chosen",
         help="Every run saved in the runs folder; pick one to evaluate, compare or export it.",
     )
     entry = by_id.get(session.current_run)

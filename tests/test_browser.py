@@ -166,6 +166,7 @@ def test_a_new_user_walks_from_upload_to_download(
 
     # 3. Change a column type.
     timings["switch to Column types"] = open_page(page, "Column types", "Column types")
+    choose(page, "columns_target", "death")
     sensitive = page.locator(".st-key-columns_sensitive input")
     for attribute in ("sex", "race"):
         sensitive.click()

@@ -76,6 +76,12 @@ columns.metric("Columns", len(frame.columns))
 missing.metric("Missing cells", f"{frame.isna().to_numpy().mean():.1%}")
 identifiers.metric("Likely identifiers", len(session.schema.identifiers))
 
+if session.schema.target is None:
+    st.info(
+        "No outcome column is set. Choose it on the Column types page: its classes are kept in "
+        "their real shares, and the downstream, minority-class and fairness checks need it.",
+        icon=":material/flag:",
+    )
 for spec in session.schema.identifiers:
     st.warning(
         f"**{spec.name}** looks like a direct identifier ({spec.reason}). It is left out of "

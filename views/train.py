@@ -24,7 +24,8 @@ SEED_KEY = "train_seed"
 NAME_KEY = "train_name"
 START_KEY = "train_start"
 STOP_KEY = "train_stop"
-REFRESH_SECONDS = 1.0
+# A little under a second, so that the view visibly moves at least once a second.
+REFRESH_SECONDS = 0.75
 
 
 def duration(seconds: float) -> str:

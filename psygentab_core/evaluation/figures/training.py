@@ -11,6 +11,14 @@ from plotly.subplots import make_subplots
 from psygentab_core.evaluation.figures import NEUTRAL, REAL, SYNTHETIC, styled
 
 CONSTRAINT_COLOURS = ("#b2182b", "#5e3c99", "#1b7837", "#8c510a", "#01665e")
+# Panel titles short enough for four panels side by side.
+SHORT_LABELS = {
+    "exact_match": "Exact copies",
+    "close_records": "Too-close share",
+    "closer_to_training": "Closer to training",
+    "composite_privacy": "Composite P",
+}
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
 
 
 def training_curves(history: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -100,7 +108,8 @@ def training_curves(history: Sequence[Mapping[str, Any]]) -> go.Figure:
             )
     figure.update_yaxes(type="log", row=2, col=2, secondary_y=False)
     figure.update_xaxes(title="epoch", row=2)
-    return styled(figure, title="Training with the Augmented Lagrangian", height=620)
+    styled(figure, title="Training with the Augmented Lagrangian", height=680)
+    return figure.update_layout(legend={**LEGEND_BELOW, "y": -0.12}, margin={"b": 110})
 
 
 def _relative(constraint: Mapping[str, Any]) -> float:
@@ -118,7 +127,7 @@ def constraint_panels(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     figure = make_subplots(
         rows=1,
         cols=max(len(constraints), 1),
-        subplot_titles=[c["label"] for c in constraints] or [""],
+        subplot_titles=[SHORT_LABELS.get(c["key"], c["label"]) for c in constraints] or [""],
         horizontal_spacing=0.06,
     )
     epochs = [h["epoch"] for h in history]
@@ -163,4 +172,5 @@ def constraint_panels(history: Sequence[Mapping[str, Any]]) -> go.Figure:
             col=column,
         )
     figure.update_xaxes(title="epoch")
-    return styled(figure, title="Each constraint against its threshold", height=340)
+    styled(figure, title="Each constraint against its threshold", height=380)
+    return figure.update_layout(legend=LEGEND_BELOW, margin={"b": 90})
