@@ -142,3 +142,20 @@ def next_page(page: str, label: str) -> None:
     """The link to the next page in the walk through the evaluation."""
     st.divider()
     st.page_link(page, label=f"Next: {label}", icon=":material/arrow_forward:")
+
+
+def subgroup_exposure(results: Sequence[MetricResult], *, key_prefix: str) -> None:
+    """Per sensitive attribute, the attack's success within each subgroup: card and figure."""
+    from psygentab_core.evaluation.figures import privacy
+
+    for result in results:
+        left, right = st.columns([1, 2])
+        with left:
+            metric_card(result)
+        with right:
+            figure(
+                privacy.subgroup_exposure(result),
+                "Attack AUC within each subgroup with its 95 % interval; hollow markers are "
+                "groups too small to judge.",
+                key=f"{key_prefix}-{result.key.rsplit('.', 1)[-1]}",
+            )

@@ -13,14 +13,14 @@ from psygentab_app.sidebar import start_page
 from psygentab_app.ui import (
     figure,
     membership_verdict,
-    metric_card,
     metric_cards,
     next_page,
     results_by_key,
+    subgroup_exposure,
     verdict,
 )
 from psygentab_core.evaluation.evaluate import Evaluation
-from psygentab_core.evaluation.figures import fairness, privacy
+from psygentab_core.evaluation.figures import fairness
 from psygentab_core.evaluation.report import FAMILY_INTRODUCTIONS
 from psygentab_core.evaluation.result import Family, MetricResult
 
@@ -80,17 +80,7 @@ def privacy_section(subgroups: list[MetricResult]) -> None:
         for r in subgroups
     ]
     verdict(*membership_verdict(labelled))
-    for result in subgroups:
-        left, right = st.columns([1, 2])
-        with left:
-            metric_card(result)
-        with right:
-            figure(
-                privacy.subgroup_exposure(result),
-                "Attack AUC within each subgroup with its 95 % interval; hollow markers are "
-                "groups too small to judge.",
-                key=f"fairness-exposure-{result.key.removeprefix(SUBGROUP_PREFIX)}",
-            )
+    subgroup_exposure(subgroups, key_prefix="fairness-exposure")
 
 
 session = start_page()

@@ -17,6 +17,7 @@ from psygentab_app.ui import (
     metric_cards,
     next_page,
     results_by_key,
+    subgroup_exposure,
     verdict,
 )
 from psygentab_core.evaluation.figures import privacy
@@ -140,17 +141,7 @@ def subgroups_section(subgroups: list[MetricResult]) -> None:
             "while the overall figure looks safe."
         )
         return
-    for result in subgroups:
-        left, right = st.columns([1, 2])
-        with left:
-            metric_card(result)
-        with right:
-            figure(
-                privacy.subgroup_exposure(result),
-                "Attack AUC within each subgroup with its 95 % interval; hollow markers are "
-                "groups too small to judge.",
-                key=f"privacy-subgroup-{result.key.removeprefix(SUBGROUP_PREFIX)}",
-            )
+    subgroup_exposure(subgroups, key_prefix="privacy-subgroup")
 
 
 session = start_page()

@@ -3,14 +3,11 @@ equalized-odds gaps and subgroup privacy risk follow the choice; nothing without
 
 from __future__ import annotations
 
-import time
-
 from psygentab_app.session import SESSION_KEY
 
 PAGE = "views/fairness.py"
 PICKER = "fairness_sensitive"
 DEMO_SENSITIVE = ["sex", "race", "age"]  # the NHEFS demo's default choice
-SWITCH_SECONDS = 5.0  # generous for a shared test machine; the evaluation must not rerun
 
 
 def chart_keys(page) -> set[str]:
@@ -47,12 +44,9 @@ def test_the_page_shows_the_chosen_subgroups_and_reuses_the_evaluation(app_with_
     # Coming back reuses the evaluation (one test, to compute one evaluation less).
     (evaluation,) = page.session_state[SESSION_KEY].evaluations.values()
     page.switch_page("views/privacy.py").run()
-    started = time.perf_counter()
     page.switch_page(PAGE).run()
-    seconds = time.perf_counter() - started
     assert not page.exception
     assert list(page.session_state[SESSION_KEY].evaluations.values()) == [evaluation]
-    assert seconds < SWITCH_SECONDS
     assert chart_keys(page) == expected_charts(DEMO_SENSITIVE)
 
 
@@ -76,12 +70,4 @@ def test_with_no_attribute_the_page_says_what_choosing_one_does(app_with_run) ->
     assert page.multiselect(key=PICKER).value == []
     assert page.info[0].value.startswith("No sensitive attribute is chosen")
     assert not gap_labels(page)
-    assert not page.get("plotly_chart")
-
-
-def test_without_a_run_the_page_says_so(app) -> None:
-    page = app(PAGE)
-    assert not page.exception
-    assert page.title[0].value == "Fairness"
-    assert page.info[0].value.startswith("No run yet")
     assert not page.get("plotly_chart")

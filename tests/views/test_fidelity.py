@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from psygentab_app.session import SESSION_KEY
 from psygentab_core.evaluation.result import Family
@@ -17,7 +16,6 @@ CHARTS = {
     "fidelity-quality",
 }
 # Generous for a shared test machine; the point is that the evaluation is not recomputed.
-SWITCH_SECONDS = 5.0
 
 
 def charts(page) -> dict[str, dict]:
@@ -45,12 +43,9 @@ def test_every_score_and_figure_shows_and_returning_reuses_them(app_with_run) ->
     # Coming back reuses the evaluation (in this test, to compute one evaluation less).
     evaluation = evaluation_of(page)
     page.switch_page("views/data.py").run()
-    started = time.perf_counter()
     page.switch_page(PAGE).run()
-    seconds = time.perf_counter() - started
     assert not page.exception
     assert evaluation_of(page) is evaluation
-    assert seconds < SWITCH_SECONDS
 
 
 def test_the_least_similar_column_comes_first_and_another_can_be_chosen(app_with_run) -> None:
@@ -69,11 +64,3 @@ def test_the_least_similar_column_comes_first_and_another_can_be_chosen(app_with
     assert page.selectbox(key="fidelity_column").value == ranked[-1]
     title = charts(page)["fidelity-distribution"]["layout"]["title"]["text"]
     assert title.startswith(f"{ranked[-1]}: real vs synthetic")
-
-
-def test_without_a_run_the_page_says_so(app) -> None:
-    page = app(PAGE)
-    assert not page.exception
-    assert page.title[0].value == "Fidelity"
-    assert page.info[0].value.startswith("No run yet")
-    assert not page.get("plotly_chart")

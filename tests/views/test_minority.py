@@ -3,8 +3,6 @@ the per-model results in a table, nothing without a run."""
 
 from __future__ import annotations
 
-import time
-
 from psygentab_app.session import SESSION_KEY
 from psygentab_core.evaluation.result import Family
 
@@ -16,7 +14,6 @@ CHARTS = {
     "minority-utility",
     "minority-rare",
 }
-SWITCH_SECONDS = 5.0  # generous for a shared test machine; the evaluation must not rerun
 
 
 def chart_keys(page) -> set[str]:
@@ -54,17 +51,6 @@ def test_scores_and_figures_show_and_returning_reuses_them(app_with_run) -> None
 
     # Coming back reuses the evaluation (in this test, to compute one evaluation less).
     page.switch_page("views/fidelity.py").run()
-    started = time.perf_counter()
     page.switch_page(PAGE).run()
-    seconds = time.perf_counter() - started
     assert not page.exception
     assert evaluation_of(page) is evaluation
-    assert seconds < SWITCH_SECONDS
-
-
-def test_without_a_run_the_page_says_so(app) -> None:
-    page = app(PAGE)
-    assert not page.exception
-    assert page.title[0].value == "Minority class"
-    assert page.info[0].value.startswith("No run yet")
-    assert not page.get("plotly_chart")

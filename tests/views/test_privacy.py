@@ -3,8 +3,6 @@ baseline, the attack and distance figures, subgroup exposure; nothing without a 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from psygentab_app.session import SESSION_KEY
@@ -12,7 +10,6 @@ from psygentab_app.ui import membership_verdict
 from psygentab_core.evaluation.result import Direction, Family, Interval, MetricResult
 
 PAGE = "views/privacy.py"
-SWITCH_SECONDS = 5.0  # generous for a shared test machine; the evaluation must not rerun
 
 
 def chart_keys(page) -> set[str]:
@@ -64,20 +61,9 @@ def test_verdict_scores_and_figures_show_and_returning_reuses_them(app_with_run)
     # Coming back reuses the evaluation (in this test, to compute one evaluation less).
     evaluation = evaluation_of(page)
     page.switch_page("views/minority.py").run()
-    started = time.perf_counter()
     page.switch_page(PAGE).run()
-    seconds = time.perf_counter() - started
     assert not page.exception
     assert evaluation_of(page) is evaluation
-    assert seconds < SWITCH_SECONDS
-
-
-def test_without_a_run_the_page_says_so(app) -> None:
-    page = app(PAGE)
-    assert not page.exception
-    assert page.title[0].value == "Privacy audit"
-    assert page.info[0].value.startswith("No run yet")
-    assert not page.get("plotly_chart")
 
 
 def test_an_interval_around_chance_is_no_signal_but_says_what_it_cannot_rule_out() -> None:
