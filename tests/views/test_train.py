@@ -52,3 +52,20 @@ def test_a_table_that_cannot_be_trained_says_so_and_disables_start(app) -> None:
     assert not page.exception
     assert "no rows" in page.error[0].value
     assert page.button(key="train_start").disabled
+
+
+def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it(app) -> None:
+    page = app("views/train.py")
+    page.number_input(key="train_epochs").set_value(50).run()
+    page.button(key="train_start").click().run()
+    session = page.session_state[SESSION_KEY]
+    job = session.job
+    page.switch_page("views/data.py").run()
+    assert not page.exception
+    assert session.job is job
+    assert page.sidebar.get("progress")  # the sidebar says a run is training
+    page.switch_page("views/train.py").run()
+    assert page.get("progress")
+    assert page.button(key="train_stop")
+    job.stop()
+    job.join(60)
