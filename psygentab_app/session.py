@@ -20,6 +20,7 @@ from psygentab_core.datasets import DEFAULT_DEMO
 from psygentab_core.evaluation.evaluate import Evaluation
 from psygentab_core.jobs import JobSnapshot, JobState, TrainingJob
 from psygentab_core.presets import matching_preset, preset
+from psygentab_core.runs import dataset_fingerprint
 from psygentab_core.store import RunEntry, RunStore
 
 SESSION_KEY = "psygentab_session"
@@ -37,6 +38,12 @@ class Dataset:
     frame: pd.DataFrame
     source: str  # "demo" or "upload"
     description: str = ""
+    # Identifies the table's values; runs are listed only for the table they were trained on,
+    # so that two people working on different tables never see each other's runs.
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", dataset_fingerprint(self.frame))
 
     @property
     def label(self) -> str:
@@ -95,6 +102,7 @@ class Session:
         """Switch to another table; its column kinds are inferred afresh."""
         self.dataset = dataset
         self.schema = infer_schema(dataset.frame, target=target)
+        self.current_run = None
         self.sensitive = ()
         self.upload_message = None
         self.column_message = None
@@ -128,6 +136,10 @@ class Session:
     def training(self) -> bool:
         """Whether a run of this session is training now."""
         return self.job is not None and self.job.snapshot().state is JobState.RUNNING
+
+    def runs(self) -> list[RunEntry]:
+        """The runs in the runs folder that were trained on this session's table."""
+        return self.store.runs(fingerprint=self.dataset.fingerprint)
 
     def run_entry(self) -> RunEntry | None:
         """The index entry of the current run, if any (None if it vanished from the store)."""

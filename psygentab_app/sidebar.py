@@ -62,9 +62,9 @@ def render(session: Session) -> None:
 
 
 def _run_picker(session: Session) -> None:
-    entries = session.store.runs()
+    entries = session.runs()
     if not entries:
-        st.caption("No runs yet in this runs folder.")
+        st.caption("No runs of this table yet.")
         return
     by_id = {e.run_id: e for e in entries}
     if session.current_run not in by_id:

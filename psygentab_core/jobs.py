@@ -15,6 +15,7 @@ from enum import StrEnum
 import torch
 
 from psygentab_core.pipeline import FitResult, finish
+from psygentab_core.runs import dataset_fingerprint
 from psygentab_core.store import RunStore
 from psygentab_core.training import EpochRecord, StopReason, TrainingRun
 
@@ -87,7 +88,13 @@ class TrainingJob:
         self._result: FitResult | None = None
         self._started = time.perf_counter()
         self._finished: float | None = None
-        self._run_id = store.start(name=name, dataset=dataset_name) if store else None
+        self._run_id = (
+            store.start(
+                name=name, dataset=dataset_name, fingerprint=dataset_fingerprint(run.data.frame)
+            )
+            if store
+            else None
+        )
         self._thread = threading.Thread(target=self._work, name=f"training-{name}", daemon=True)
         self._thread.start()
 

@@ -88,6 +88,7 @@ class RunEntry:
     created: str
     message: str | None
     summary: dict[str, Any] | None
+    fingerprint: str | None = None  # of the table it was trained on (None: not recorded)
 
     @property
     def finished(self) -> bool:
@@ -105,11 +106,12 @@ class RunStore:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
                 " dataset TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL,"
-                " message TEXT, summary TEXT, owner TEXT)"
+                " message TEXT, summary TEXT, owner TEXT, fingerprint TEXT)"
             )
             columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-            if "owner" not in columns:  # an index written before owners were recorded
-                connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+            for added in ("owner", "fingerprint"):  # an index written by an earlier version
+                if added not in columns:
+                    connection.execute(f"ALTER TABLE runs ADD COLUMN {added} TEXT")
             # Whatever was running in a process that has since died will never finish.
             running = connection.execute(
                 "SELECT run_id, owner FROM runs WHERE status = ?", (RunStatus.RUNNING.value,)
@@ -136,13 +138,14 @@ class RunStore:
         ):
             yield connection
 
-    def start(self, *, name: str, dataset: str) -> str:
-        """Register a new run as running; returns its id."""
+    def start(self, *, name: str, dataset: str, fingerprint: str | None = None) -> str:
+        """Register a new run as running; returns its id. ``fingerprint`` identifies the table
+        (runs.dataset_fingerprint), so that a session can list only the runs of its own table."""
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         with self._connection() as connection:
             connection.execute(
-                "INSERT INTO runs (run_id, name, dataset, status, created, owner)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT INTO runs (run_id, name, dataset, status, created, owner, fingerprint)"
+                " VALUES (?,?,?,?,?,?,?)",
                 (
                     run_id,
                     name,
@@ -150,6 +153,7 @@ class RunStore:
                     RunStatus.RUNNING.value,
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     current_owner(),
+                    fingerprint,
                 ),
             )
         return run_id
@@ -187,12 +191,17 @@ class RunStore:
         if updated != 1:
             raise KeyError(f"no run {run_id!r} in {self.folder}")
 
-    def runs(self) -> list[RunEntry]:
-        """Every run, newest first."""
+    def runs(self, *, fingerprint: str | None = None) -> list[RunEntry]:
+        """Every run, newest first; with ``fingerprint``, only the runs of that table."""
+        query = "SELECT run_id, name, dataset, status, created, message, summary, fingerprint"
+        query += " FROM runs"
+        parameters: tuple[str, ...] = ()
+        if fingerprint is not None:
+            query += " WHERE fingerprint = ?"
+            parameters = (fingerprint,)
         with self._connection() as connection:
             rows = connection.execute(
-                "SELECT run_id, name, dataset, status, created, message, summary FROM runs"
-                " ORDER BY created DESC, run_id DESC"
+                query + " ORDER BY created DESC, run_id DESC", parameters
             ).fetchall()
         return [
             RunEntry(
@@ -203,6 +212,7 @@ class RunStore:
                 created=row[4],
                 message=row[5],
                 summary=None if row[6] is None else json.loads(row[6]),
+                fingerprint=row[7],
             )
             for row in rows
         ]

@@ -36,6 +36,7 @@ from psygentab_core.errors import ConfigError
 from psygentab_core.jobs import JobState
 from psygentab_core.pipeline import FitResult, fit
 from psygentab_core.presets import STRICTNESS, constraints_at
+from psygentab_core.runs import dataset_fingerprint
 from psygentab_core.schema import TableSchema, validate_schema
 from psygentab_core.store import RunStatus, RunStore
 
@@ -290,8 +291,14 @@ class _Plan:
 def _run(
     plan: _Plan, levels: tuple[float, ...], *, parallel: Parallel, stop: threading.Event
 ) -> Iterator[SweepPoint]:
+    fingerprint = dataset_fingerprint(plan.frame)
     run_ids = [
-        plan.store.start(name=f"sweep {level:.2f}", dataset=plan.dataset_name) for level in levels
+        plan.store.start(
+            name=f"sweep {level:.2f}",
+            dataset=plan.dataset_name,
+            fingerprint=fingerprint,
+        )
+        for level in levels
     ]
     unreported = set(run_ids)
     dispatched: set[str] = set()

@@ -148,3 +148,12 @@ def test_a_process_id_reused_by_a_new_process_does_not_count_as_the_old_owner() 
     assert not owner_alive(f"{os.getpid()}:not-when-this-process-started")
     assert not owner_alive("999999999:1")
     assert not owner_alive(None)
+
+
+def test_runs_can_be_listed_for_one_table_only(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    mine = store.start(name="mine", dataset="a", fingerprint="f1")
+    store.start(name="theirs", dataset="b", fingerprint="f2")
+    assert [e.run_id for e in store.runs(fingerprint="f1")] == [mine]
+    assert store.entry(mine).fingerprint == "f1"
+    assert len(store.runs()) == 2

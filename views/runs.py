@@ -206,9 +206,12 @@ def compare_section(session: Session, entries: Sequence[RunEntry]) -> None:
 
 session = start_page()
 st.title("Runs")
-entries = session.store.runs()
+entries = session.runs()
 if not entries:
-    st.info("No runs in this runs folder yet. Train one, and it will be listed here.")
+    st.info(
+        "No runs of this table in the runs folder yet (runs of other tables are not listed). "
+        "Train one, and it will be listed here."
+    )
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 

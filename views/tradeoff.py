@@ -68,7 +68,7 @@ def duration(seconds: float) -> str:
 
 def seconds_per_epoch(session: Session) -> float | None:
     """Training seconds per epoch of the latest completed run on this dataset, if any."""
-    for entry in session.store.runs():
+    for entry in session.runs():
         summary = entry.summary or {}
         if not entry.finished or entry.dataset != session.dataset.name:
             continue

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from psygentab_app.session import SESSION_KEY, Session
 from psygentab_core import load_demo
 from psygentab_core.pipeline import fit
+from psygentab_core.runs import dataset_fingerprint
 from psygentab_core.store import RunStore
 from tests.tables import quick_config
 
@@ -28,9 +29,10 @@ TIMEOUT = 120
 def saved_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A runs folder holding one short, completed NHEFS run (built once per test session)."""
     folder = tmp_path_factory.mktemp("runs")
-    result = fit(load_demo("nhefs"), target="death", config=quick_config(), dataset_name="nhefs")
+    frame = load_demo("nhefs")
+    result = fit(frame, target="death", config=quick_config(), dataset_name="nhefs")
     store = RunStore(folder)
-    run_id = store.start(name="test run", dataset="nhefs")
+    run_id = store.start(name="test run", dataset="nhefs", fingerprint=dataset_fingerprint(frame))
     store.complete(run_id, result)
     return folder, run_id
 

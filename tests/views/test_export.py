@@ -74,7 +74,9 @@ def test_the_report_is_built_into_the_run_folder_once(app_with_run) -> None:
 def test_a_failed_current_run_has_nothing_to_export(app_with_run) -> None:
     page = app_with_run(PAGE)
     session = page.session_state[SESSION_KEY]
-    failed = session.store.start(name="broken run", dataset="nhefs")
+    failed = session.store.start(
+        name="broken run", dataset="nhefs", fingerprint=session.dataset.fingerprint
+    )
     session.store.fail(failed, "Out of memory.")
     session.current_run = failed
     page.run()

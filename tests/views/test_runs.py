@@ -15,7 +15,7 @@ def test_an_empty_runs_folder_points_to_the_train_page(app) -> None:
     page = app(PAGE)
     assert not page.exception
     assert page.title[0].value == "Runs"
-    assert "No runs in this runs folder yet" in page.info[0].value
+    assert "No runs of this table" in page.info[0].value
     assert not page.dataframe
     assert not page.get("plotly_chart")
 
@@ -64,8 +64,11 @@ def test_comparing_runs_draws_constraints_and_training_curves(app_with_run) -> N
 
 def test_a_failed_run_shows_its_message_and_cannot_be_opened(app_with_run) -> None:
     page = app_with_run(PAGE)
-    store = page.session_state[SESSION_KEY].store
-    failed = store.start(name="broken run", dataset="nhefs")
+    session = page.session_state[SESSION_KEY]
+    store = session.store
+    failed = store.start(
+        name="broken run", dataset="nhefs", fingerprint=session.dataset.fingerprint
+    )
     store.fail(failed, "Training stopped: the table has no rows left after the split.")
     page.run()
     assert not page.exception
@@ -74,3 +77,14 @@ def test_a_failed_run_shows_its_message_and_cannot_be_opened(app_with_run) -> No
     assert status == "failed: Training stopped: the table has no rows left after the split."
     assert failed not in page.selectbox(key="runs_pick").options
     assert failed not in page.multiselect(key="runs_compare").options
+
+
+def test_runs_of_another_table_are_not_listed(app_with_run) -> None:
+    page = app_with_run(PAGE)
+    store = page.session_state[SESSION_KEY].store
+    store.start(name="someone else's run", dataset="other", fingerprint="0" * 64)
+    page.run()
+    assert not page.exception
+    names = set(page.dataframe[0].value["Name"])
+    assert "test run" in names
+    assert "someone else's run" not in names
