@@ -29,3 +29,7 @@ class ModelFileError(PsygentabError):
 
 class ReleaseError(PsygentabError):
     """The release filter could not assemble the requested number of acceptable rows."""
+
+
+class TrainingError(PsygentabError):
+    """Training cannot go on (the loss diverged, memory ran out); the run is marked failed."""

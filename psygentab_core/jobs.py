@@ -14,6 +14,7 @@ from enum import StrEnum
 
 import torch
 
+from psygentab_core.errors import PsygentabError
 from psygentab_core.pipeline import FitResult, finish
 from psygentab_core.runs import dataset_fingerprint
 from psygentab_core.store import RunStore
@@ -54,6 +55,19 @@ class JobSnapshot:
             return None
         last = self.records[-1]
         return last.elapsed / last.epoch * (last.total_epochs - last.epoch)
+
+
+def failure_message(error: BaseException) -> str:
+    """What a person reads when a run fails: our own errors as they are, memory exhaustion in
+    plain words with what to try, anything else named as unexpected."""
+    if isinstance(error, PsygentabError):
+        return str(error)
+    if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
+        return (
+            "Training ran out of memory. Train on fewer rows or columns, or lower the batch "
+            "size, then try again."
+        )
+    return f"Training failed unexpectedly ({type(error).__name__}: {error})."
 
 
 class TrainingJob:
@@ -143,7 +157,7 @@ class TrainingJob:
                 self._store.complete(self._run_id, result)
             self._end(JobState.STOPPED if stopped else JobState.COMPLETED, None, result)
         except Exception as error:  # surfaced to the reader, never lost in the thread
-            message = f"{type(error).__name__}: {error}"
+            message = failure_message(error)
             if self._store is not None and self._run_id is not None:
                 self._store.fail(self._run_id, message)
             self._end(JobState.FAILED, message, None)

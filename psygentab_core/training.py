@@ -8,6 +8,7 @@ those measurements. The dashboard, the command line and the tests all watch the 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from psygentab_core.distances import (
     soft_nearest_distances,
 )
 from psygentab_core.encoding import Span, SpanKind, TableEncoder, fit_encoder
+from psygentab_core.errors import TrainingError
 from psygentab_core.model import ConditionalVAE
 from psygentab_core.privacy import (
     PrivacyReference,
@@ -146,6 +148,18 @@ def unseen_patient_levels(
     }
 
 
+def check_finite(objective: float, lagrangian: float, *, epoch: int, step: int) -> None:
+    """Stop with a message a person can act on once the loss is no longer a number: every
+    later step would only spread NaN through the weights."""
+    if math.isfinite(objective) and math.isfinite(lagrangian):
+        return
+    raise TrainingError(
+        f"Training diverged at epoch {epoch}, step {step}: the loss became "
+        f"{objective if not math.isfinite(objective) else lagrangian}. Lower the learning rate "
+        "or check the table for extreme values, then train again."
+    )
+
+
 def stricter_than_unseen(constraint: Constraint, level: float, *, reference_rows: int) -> bool:
     """Whether a threshold asks more than unseen real patients reach (``level``), with one
     row's worth of slack: shares measured on a finite reference set are that coarse."""
@@ -257,6 +271,7 @@ class TrainingRun:
                 objective, lagrangian, surrogates = self._step(
                     model, optimizer, features[index], condition[index], states, generator
                 )
+                check_finite(objective, lagrangian, epoch=epoch, step=steps + 1)
                 objective_sum += objective
                 lagrangian_sum += lagrangian
                 for key, value in surrogates.items():

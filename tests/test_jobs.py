@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from psygentab_core.jobs import JobState, TrainingJob
+from psygentab_core.jobs import JobState, TrainingJob, failure_message
 from psygentab_core.schema import infer_schema
 from psygentab_core.store import RunStatus, RunStore
 from psygentab_core.training import TrainingRun, prepare_data
@@ -69,3 +69,15 @@ def test_a_failing_run_is_reported_and_marked_failed(
     entry = store.entry(snapshot.run_id)
     assert entry.status is RunStatus.FAILED
     assert "NaN" in entry.message
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (MemoryError(), "ran out of memory"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "ran out of memory"),
+        (KeyError("x"), "failed unexpectedly (KeyError"),
+    ],
+)
+def test_failures_are_told_in_words_a_person_can_act_on(error, expected) -> None:
+    assert expected in failure_message(error)

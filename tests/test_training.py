@@ -21,7 +21,7 @@ from psygentab_core.constraints import (
 )
 from psygentab_core.distances import distance_coordinates
 from psygentab_core.encoding import Span, SpanKind
-from psygentab_core.errors import ReleaseError
+from psygentab_core.errors import ReleaseError, TrainingError
 from psygentab_core.model import ModelConfig
 from psygentab_core.pipeline import finish
 from psygentab_core.privacy import audit_sample, row_keys
@@ -227,3 +227,12 @@ def test_safety_margin_never_makes_a_zero_threshold_unreachable(table: pd.DataFr
     records = list(start(table, "outcome", config).epochs())
     # An exact-match rate of 0 already meets "at most 0": the margin must not push on it.
     assert records[-1].constraint("exact_match").multiplier == 0.0
+
+
+def test_a_loss_that_is_no_longer_a_number_stops_training_with_a_message(
+    table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = start(table, "outcome", quick_config())
+    monkeypatch.setattr(run, "_step", lambda *args: (float("nan"), float("nan"), {}))
+    with pytest.raises(TrainingError, match=r"diverged at epoch 1, step 1: the loss became nan"):
+        list(run.epochs())

@@ -69,3 +69,28 @@ def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it(app) -> N
     assert page.button(key="train_stop")
     job.stop()
     job.join(60)
+
+
+def test_a_run_that_fails_says_why_and_leaves_earlier_runs_intact(
+    app_with_run, monkeypatch
+) -> None:
+    from psygentab_core.training import TrainingRun
+
+    def explode(self, *args):
+        raise MemoryError
+
+    monkeypatch.setattr(TrainingRun, "_step", explode)
+    page = app_with_run("views/train.py")
+    session = page.session_state[SESSION_KEY]
+    earlier = session.current_run
+    page.button(key="train_start").click().run()
+    session.job.join(60)
+    page.run()
+    assert not page.exception
+    assert any("ran out of memory" in e.value for e in page.error)
+    failed = session.runs()[0]
+    assert failed.status is RunStatus.FAILED
+    assert session.store.entry(earlier).status is RunStatus.COMPLETED
+    assert session.current_run == earlier  # a failed run does not replace the current one
+    page.switch_page("views/fidelity.py").run()
+    assert not page.exception  # the app stays usable
