@@ -8,9 +8,13 @@ until st.navigation has run once, so a bookmarked page opened first on a freshly
 would run without this file (no navigation sections, no shared layout).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="PSyGenTAB", page_icon=":material/health_and_safety:", layout="wide")
+# A local image: a Material icon name here would make browsers fetch it from fonts.gstatic.com.
+ICON = Path(__file__).resolve().parent / "psygentab_app" / "icon.png"
+st.set_page_config(page_title="PSyGenTAB", page_icon=str(ICON), layout="wide")
 
 PAGES = {
     "Prepare": [

@@ -99,9 +99,14 @@ class Session:
         )
 
     def use_dataset(self, dataset: Dataset, *, target: str | None = None) -> None:
-        """Switch to another table; its column kinds are inferred afresh."""
+        """Switch to another table; its column kinds are inferred afresh.
+
+        The schema is inferred before anything changes, so a table it refuses leaves the
+        session on the previous table.
+        """
+        schema = infer_schema(dataset.frame, target=target)
         self.dataset = dataset
-        self.schema = infer_schema(dataset.frame, target=target)
+        self.schema = schema
         self.current_run = None
         self.sensitive = ()
         self.upload_message = None

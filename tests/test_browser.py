@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -49,6 +50,12 @@ sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    temporary_folder: Path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -63,15 +70,17 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The dashboard as a user starts it, with its runs in a temporary folder."""
     port = free_port()
     runs = tmp_path_factory.mktemp("runs")
+    scratch = tmp_path_factory.mktemp("tmp")
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "psygentab_app", "--server.port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "PSYGENTAB_RUNS": str(runs)},
+        # TMPDIR is watched: uploaded data must leave no temporary copies behind.
+        env={**os.environ, "PSYGENTAB_RUNS": str(runs), "TMPDIR": str(scratch)},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -88,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             raise RuntimeError(f"the server did not start; see {log.name}")
         time.sleep(0.25)
-    yield url
+    yield Server(url=url, temporary_folder=scratch)
     process.terminate()
     process.wait(10)
     log.close()
@@ -138,7 +147,7 @@ def choose(page, key: str, option: str) -> None:
 
 
 def test_a_new_user_walks_from_upload_to_download(
-    server: str, browser, artifacts: Path, tmp_path: Path
+    server: Server, browser, artifacts: Path, tmp_path: Path
 ) -> None:
     timings: dict[str, float] = {}
     upload = tmp_path / "nhefs_sample.csv"
@@ -147,7 +156,7 @@ def test_a_new_user_walks_from_upload_to_download(
 
     # 1. First start: the demo table is there already.
     started = time.perf_counter()
-    page.goto(server, wait_until="domcontentloaded")
+    page.goto(server.url, wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="PSyGenTAB", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
     timings["first page rendered"] = time.perf_counter() - started
@@ -266,3 +275,59 @@ def test_a_new_user_walks_from_upload_to_download(
     (artifacts / "timings.json").write_text(json.dumps(timings, indent=1))
     print(json.dumps(timings, indent=1))  # noqa: T201 (shown with pytest -s)
     assert not page.get_by_test_id("stException").count()
+
+
+def upload_table(page, path: Path, rows: int) -> None:
+    page.locator(".st-key-data_source").get_by_text("Upload a file").click()
+    settled(page)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(path)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{rows:,}", timeout=60_000)
+    settled(page)
+
+
+def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_machine(
+    server: Server, browser, artifacts: Path, tmp_path: Path
+) -> None:
+    requests: list[str] = []
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1800})
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.goto(server.url, wait_until="domcontentloaded")
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
+        settled(page)
+        pages.append(page)
+    first, second = pages
+
+    table = tmp_path / "ward_a.csv"
+    load_demo("nhefs").sample(300, random_state=7).to_csv(table, index=False)
+    upload_table(first, table, 300)
+    open_page(first, "Column types", "Column types")
+    choose(first, "columns_target", "death")
+    open_page(first, "Train", "Train")
+    epochs = first.locator(".st-key-train_epochs input")
+    epochs.fill("2")
+    epochs.press("Enter")
+    settled(first)
+    first.locator(".st-key-train_start button").click()
+    try:
+        expect(first.get_by_text(FINISHED).first).to_be_visible(timeout=180_000)
+    finally:
+        first.screenshot(path=artifacts / "19-first-session-trained.png")
+    settled(first)
+
+    # The other session still has its own table, and no run of the first one.
+    second.reload(wait_until="domcontentloaded")
+    expect(second.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
+    open_page(second, "Runs", "Runs")
+    expect(second.get_by_text("No runs of this table in the runs folder", exact=False)).to_be_visible()
+    second.screenshot(path=artifacts / "20-second-session-runs.png")
+    open_page(first, "Runs", "Runs")
+    expect(first.get_by_text("No runs of this table in the runs folder", exact=False)).to_have_count(0)
+    first.screenshot(path=artifacts / "21-first-session-runs.png")
+
+    outside = sorted({url for url in requests if not url.startswith(server.url)})
+    assert not [url for url in outside if not url.startswith(("data:", "blob:"))], outside
+    left_behind = [p for p in server.temporary_folder.rglob("*") if p.is_file()]
+    assert not left_behind, left_behind
