@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +86,37 @@ def test_a_failing_run_is_reported_and_marked_failed(
 )
 def test_failures_are_told_in_words_a_person_can_act_on(error, expected) -> None:
     assert expected in failure_message(error)
+
+
+def test_a_server_killed_mid_run_leaves_the_run_marked_interrupted(tmp_path: Path) -> None:
+    """The dashboard's process dies while a job trains (a restart, kill -9): the next process
+    to open the store finds the run interrupted, with no files half written."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        from psygentab_core.jobs import TrainingJob
+        from psygentab_core.store import RunStore
+        from tests.test_jobs import new_run
+        from tests.tables import mixed_table
+        job = TrainingJob(
+            new_run(mixed_table(), epochs=10_000), rows=80, dataset_name="mixed",
+            store=RunStore({str(tmp_path)!r}),
+        )
+        while not job.snapshot().records:
+            time.sleep(0.05)
+        print(job.snapshot().run_id, flush=True)
+        time.sleep(120)
+        """
+    )
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root
+    )
+    run_id = server.stdout.readline().strip()
+    assert RunStore(tmp_path).entry(run_id).status is RunStatus.RUNNING  # its owner is alive
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    entry = RunStore(tmp_path).entry(run_id)
+    assert entry.status is RunStatus.INTERRUPTED
+    assert "interrupted" in entry.message
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
