@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -25,19 +19,8 @@ import pytest
 
 from psygentab_core import load_demo
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# What the Train page says once the run is released, whichever way its constraints came out.
-FINISHED = re.compile("Every privacy constraint holds|Some constraints do not hold")
+NO_RUNS_OF_THIS_TABLE = "No runs of this table in the runs folder"
 UPLOAD_ROWS = 600
 EPOCHS = 6
 
@@ -49,17 +32,20 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    temporary_folder: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# Imported once Chromium and Playwright are known to be there.
+from tests.browser import (  # noqa: E402
+    CHROMIUM_ARGS,
+    FINISHED,
+    ROOT,
+    Server,
+    choose,
+    dashboard,
+    first_page,
+    open_page,
+    settled,
+    start_training,
+    upload_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,35 +58,12 @@ def artifacts() -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The dashboard as a user starts it, with its runs in a temporary folder."""
-    port = free_port()
-    runs = tmp_path_factory.mktemp("runs")
-    scratch = tmp_path_factory.mktemp("tmp")
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "psygentab_app", "--server.port", str(port)],
-        cwd=ROOT,
-        # TMPDIR is watched: uploaded data must leave no temporary copies behind.
-        env={**os.environ, "PSYGENTAB_RUNS": str(runs), "TMPDIR": str(scratch)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as reply:
-                if reply.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the server did not start; see {log.name}")
-        time.sleep(0.25)
-    yield Server(url=url, temporary_folder=scratch)
-    process.terminate()
-    process.wait(10)
-    log.close()
+    with dashboard(
+        tmp_path_factory.mktemp("runs"),
+        tmp_path_factory.mktemp("tmp"),
+        tmp_path_factory.mktemp("server") / "server.log",
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -109,41 +72,6 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def settled(page) -> float:
-    """Wait until Streamlit has finished the rerun in progress (its status widget has stayed
-    away for half a second: it shows only once a run has taken a moment); returns the
-    ``time.perf_counter()`` at which it was last seen running."""
-    quiet_since = time.perf_counter()
-    deadline = quiet_since + 90
-    while time.perf_counter() - quiet_since < 0.5:
-        if page.get_by_test_id("stStatusWidget").count():
-            quiet_since = time.perf_counter()
-        assert time.perf_counter() < deadline, "the page kept running for 90 s"
-        page.wait_for_timeout(100)
-    return quiet_since
-
-
-def open_page(page, label: str, title: str, *, last_text: str | None = None) -> float:
-    """Click a sidebar link; seconds until the page's title (and ``last_text``, drawn at the
-    end of the page) is shown and the run has ended."""
-    started = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=label).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=60_000)
-    if last_text is not None:
-        expect(page.get_by_text(last_text, exact=False).last).to_be_visible(timeout=60_000)
-    shown = time.perf_counter()
-    return max(shown, settled(page)) - started
-
-
-def choose(page, key: str, option: str) -> None:
-    """Pick an option of the selectbox with widget key ``key``."""
-    box = page.locator(f".st-key-{key} input[role=combobox]")
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option, exact=False).first.click()
-    settled(page)
 
 
 def test_a_new_user_walks_from_upload_to_download(
@@ -201,11 +129,7 @@ def test_a_new_user_walks_from_upload_to_download(
 
     # 5. Train a short run and watch the curves move.
     timings["switch to Train"] = open_page(page, "Train", "Train")
-    epochs = page.locator(".st-key-train_epochs input")
-    epochs.fill(str(EPOCHS))
-    epochs.press("Enter")
-    settled(page)
-    page.locator(".st-key-train_start button").click()
+    start_training(page, EPOCHS)
     progress = page.get_by_text("elapsed", exact=False).first
     expect(progress).to_be_visible(timeout=60_000)
     seen: list[tuple[float, str]] = []
@@ -277,14 +201,6 @@ def test_a_new_user_walks_from_upload_to_download(
     assert not page.get_by_test_id("stException").count()
 
 
-def upload_table(page, path: Path, rows: int) -> None:
-    page.locator(".st-key-data_source").get_by_text("Upload a file").click()
-    settled(page)
-    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(path)
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{rows:,}", timeout=60_000)
-    settled(page)
-
-
 def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_machine(
     server: Server, browser, artifacts: Path, tmp_path: Path
 ) -> None:
@@ -294,9 +210,7 @@ def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_ma
         context = browser.new_context(viewport={"width": 1400, "height": 1800})
         context.on("request", lambda request: requests.append(request.url))
         page = context.new_page()
-        page.goto(server.url, wait_until="domcontentloaded")
-        expect(page.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
-        settled(page)
+        first_page(page, server.url)
         pages.append(page)
     first, second = pages
 
@@ -306,11 +220,7 @@ def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_ma
     open_page(first, "Column types", "Column types")
     choose(first, "columns_target", "death")
     open_page(first, "Train", "Train")
-    epochs = first.locator(".st-key-train_epochs input")
-    epochs.fill("2")
-    epochs.press("Enter")
-    settled(first)
-    first.locator(".st-key-train_start button").click()
+    start_training(first, 2)
     try:
         expect(first.get_by_text(FINISHED).first).to_be_visible(timeout=180_000)
     finally:
@@ -321,10 +231,14 @@ def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_ma
     second.reload(wait_until="domcontentloaded")
     expect(second.get_by_test_id("stMetricValue").first).to_have_text("1,629", timeout=60_000)
     open_page(second, "Runs", "Runs")
-    expect(second.get_by_text("No runs of this table in the runs folder", exact=False)).to_be_visible()
+    expect(
+        second.get_by_text("No runs of this table in the runs folder", exact=False)
+    ).to_be_visible()
     second.screenshot(path=artifacts / "20-second-session-runs.png")
     open_page(first, "Runs", "Runs")
-    expect(first.get_by_text("No runs of this table in the runs folder", exact=False)).to_have_count(0)
+    expect(
+        first.get_by_text("No runs of this table in the runs folder", exact=False)
+    ).to_have_count(0)
     first.screenshot(path=artifacts / "21-first-session-runs.png")
 
     outside = sorted({url for url in requests if not url.startswith(server.url)})
