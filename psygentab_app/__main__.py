@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from multiprocessing import forkserver
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -27,6 +28,9 @@ PRELOADED = (
 def main() -> None:
     for module in PRELOADED:
         importlib.import_module(module)
+    # The fork server that training processes start from (psygentab_core.jobs), started now so
+    # that the first run does not wait for it.
+    forkserver.ensure_running()
     from streamlit.web import cli
 
     # Streamlit reads .streamlit/config.toml (no usage statistics, 127.0.0.1 only) from the

@@ -84,6 +84,9 @@ class Session:
     train_message: str | None = None  # why the last run could not start
     # Distances behind the hints of the thresholds page (psygentab_app.thresholds).
     reference_distances: object | None = None
+    # Train in a worker process (a server shared by several people stays responsive); tests that
+    # patch the training code set False to train in a thread of this process.
+    train_in_process: bool = True
     # The training figures last drawn, with the (view, epochs) they were drawn for.
     training_figures: tuple | None = None
     _store: RunStore | None = None

@@ -120,3 +120,33 @@ def test_a_server_killed_mid_run_leaves_the_run_marked_interrupted(tmp_path: Pat
     assert entry.status is RunStatus.INTERRUPTED
     assert "interrupted" in entry.message
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]
+
+
+def test_a_job_in_its_own_process_reports_epochs_saves_and_stops(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    job = TrainingJob(
+        new_run(mixed_table()), rows=80, dataset_name="mixed", store=store, process=True
+    )
+    job.join(120)
+    done = job.snapshot()
+    assert done.state is JobState.COMPLETED, done.error
+    assert [r.epoch for r in done.records] == [1, 2, 3]
+    assert store.entry(done.run_id).status is RunStatus.COMPLETED
+    assert len(store.synthetic(done.run_id)) == 80
+    assert job.result is None  # the run lives in the store, not in this process
+
+    endless = TrainingJob(
+        new_run(mixed_table(), epochs=10_000),
+        rows=80,
+        dataset_name="mixed",
+        store=store,
+        process=True,
+    )
+    while not endless.snapshot().records:
+        endless.join(0.05)
+    endless.stop()
+    endless.join(120)
+    stopped = endless.snapshot()
+    assert stopped.state is JobState.STOPPED
+    assert stopped.records[-1].epoch < 10_000
+    assert store.entry(stopped.run_id).status is RunStatus.COMPLETED

@@ -52,9 +52,10 @@ def start(session: Session, name: str) -> None:
         dataset_name=session.dataset.name,
         store=session.store,
         name=name,
-        # One thread per run: the page must stay responsive while it trains, and several
-        # sessions training at once must not oversubscribe the cores.
+        # One thread per run, in a process of its own: the pages must stay responsive while
+        # it trains, and several sessions training at once must not oversubscribe the cores.
         threads=1,
+        process=session.train_in_process,
     )
 
 

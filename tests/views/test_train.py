@@ -82,13 +82,14 @@ def test_a_run_that_fails_says_why_and_leaves_earlier_runs_intact(
     monkeypatch.setattr(TrainingRun, "_step", explode)
     page = app_with_run("views/train.py")
     session = page.session_state[SESSION_KEY]
+    session.train_in_process = False  # the patch above lives in this process only
     earlier = session.current_run
     page.button(key="train_start").click().run()
     session.job.join(60)
     page.run()
     assert not page.exception
     assert any("ran out of memory" in e.value for e in page.error)
-    failed = session.runs()[0]
+    (failed,) = [e for e in session.runs() if e.run_id != earlier]
     assert failed.status is RunStatus.FAILED
     assert session.store.entry(earlier).status is RunStatus.COMPLETED
     assert session.current_run == earlier  # a failed run does not replace the current one
