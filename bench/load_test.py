@@ -67,14 +67,16 @@ def measure(browser, url: str, *, sessions: int, epochs: int) -> dict:
     finished: dict[int, float] = {}
     switches: list[float] = []
     step = 0
-    while len(finished) < sessions and time.perf_counter() - started < 900:
+    while len(finished) < sessions and time.perf_counter() - started < 600:
         label, title = WALK[step % len(WALK)]
         switches.append(open_page(watcher, label, title))
         step += 1
         for index, page in enumerate(trainers):
             if index not in finished and page.get_by_text(FINISHED).count():
                 finished[index] = time.perf_counter() - started
-    for page in trainers:
+    for index, page in enumerate(trainers):
+        if index not in finished:
+            page.screenshot(path=str(RESULTS.with_name(f"load-unfinished-{index}.png")))
         expect(page.get_by_text(FINISHED).first).to_be_visible(timeout=1000)
     return {
         "sessions": sessions,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import queue
 import threading
 import time
@@ -266,6 +267,8 @@ def _train_in_process(
     stop: multiprocessing.synchronize.Event,
 ) -> None:
     """The worker process: train, sending every epoch record and then the outcome."""
+    # Below the server and the browsers in priority: pages stay quick while runs use the rest.
+    os.nice(10)
     torch.set_num_threads(threads or 1)
     run = TrainingRun(data, config)
 
