@@ -69,21 +69,25 @@ def _run_picker(session: Session) -> None:
     by_id = {e.run_id: e for e in entries}
     if session.current_run not in by_id:
         session.current_run = None
-    # The widget follows the session (a finished job or another page may change the current
-    # run); the user's own choice reaches the session through the callback, before this line.
-    st.session_state[RUN_PICKER_KEY] = session.current_run
+    # One widget per current run, drawn from the session: when a finished job or another page
+    # changes the current run, a new widget appears, so a rerun that carries the browser's
+    # stale value of the old one cannot undo the change.
+    key = f"{RUN_PICKER_KEY}:{session.current_run}"
+    options = list(by_id)
 
     def chosen() -> None:
-        session.current_run = st.session_state[RUN_PICKER_KEY]
+        session.current_run = st.session_state[key]
 
     st.selectbox(
         "Current run",
-        [None, *by_id],
-        format_func=lambda run_id: "(none)" if run_id is None else run_label(by_id[run_id]),
-        key=RUN_PICKER_KEY,
+        options,
+        index=None if session.current_run is None else options.index(session.current_run),
+        format_func=lambda run_id: run_label(by_id[run_id]),
+        key=key,
         on_change=chosen,
         placeholder="No run chosen",
-        help="Every run saved in the runs folder; pick one to evaluate, compare or export it.",
+        help="Every run of this table in the runs folder; pick one to evaluate, compare or "
+        "export it.",
     )
     entry = by_id.get(session.current_run)
     if entry is not None and entry.message:

@@ -88,3 +88,18 @@ def test_runs_of_another_table_are_not_listed(app_with_run) -> None:
     names = set(page.dataframe[0].value["Name"])
     assert "test run" in names
     assert "someone else's run" not in names
+
+
+def test_the_sidebar_picks_the_current_run(app_with_run) -> None:
+    page = app_with_run("views/data.py")
+    session = page.session_state[SESSION_KEY]
+    run_id = session.current_run
+    assert page.sidebar.selectbox(key=f"sidebar_current_run:{run_id}").value == run_id
+    session.current_run = None
+    page.run()
+    picker = page.sidebar.selectbox(key="sidebar_current_run:None")
+    assert picker.value is None
+    picker.set_value(run_id).run()
+    assert session.current_run == run_id
+    # A value the browser still holds for the old widget cannot undo the change.
+    assert page.sidebar.selectbox(key=f"sidebar_current_run:{run_id}").value == run_id
