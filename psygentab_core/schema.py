@@ -197,6 +197,13 @@ MAX_ORDINAL_LEVELS = 10
 # A text or integer column where this share of values is distinct points at single patients.
 NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_UNIQUENESS = 20
+# A text column with more levels than this, seen in fewer than MIN_ROWS_PER_LEVEL rows each on
+# average, is mostly rare values: slow to learn (one output per level) and a rare value can
+# single out a patient, so it is left out unless the user includes it.
+MANY_LEVELS = 200
+MIN_ROWS_PER_LEVEL = 10
+# Share of a text column's sampled values that must read as dates for it to be a date column.
+DATE_SHARE = 0.95
 
 DATETIME_FORMATS = (
     "%Y-%m-%d",
@@ -258,8 +265,17 @@ def _check_column_names(columns: pd.Index) -> None:
     names = [str(c) for c in columns]
     blank = [i + 1 for i, n in enumerate(names) if not n.strip() or n.startswith("Unnamed: ")]
     if blank:
+        first = names[blank[0] - 1]
+        # A header such as "Unnamed: 0" was written by pandas for a column that had no name,
+        # most often a row index saved with the table; the user sees the literal text.
+        why = (
+            f" ({first!r} is what pandas writes for a nameless column, such as a saved row "
+            "index; delete the column or name it)"
+            if first.startswith("Unnamed: ")
+            else ""
+        )
         raise SchemaError(
-            f"Column {blank[0]} has no name; give every column a header "
+            f"Column {blank[0]} has no name{why}; give every column a header "
             f"(blank headers at positions {', '.join(map(str, blank[:10]))})."
         )
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -310,13 +326,21 @@ def _infer_column(name: str, values: pd.Series) -> ColumnSpec:
     if pd.api.types.is_numeric_dtype(values.dtype):
         return _infer_numeric(name, present.astype(float), distinct)
     text = present.astype(str)
-    date_format = _datetime_format(text)
-    if date_format is not None:
+    date_formats = _date_formats(text)
+    if len(date_formats) == 1:
         return ColumnSpec(
             name,
             ColumnKind.DATETIME,
-            f"dates written as {date_format}",
-            datetime_format=date_format,
+            f"dates written as {date_formats[0]}",
+            datetime_format=date_formats[0],
+        )
+    if date_formats:
+        # Guessing which day 03/04/2023 is would silently move dates by months.
+        return ColumnSpec(
+            name,
+            ColumnKind.EXCLUDED,
+            f"dates written in more than one way ({' and '.join(date_formats[:4])}); excluded: "
+            "write them all one way (for example 2023-01-31) to model them as dates",
         )
     if _looks_like_free_text(text, distinct):
         return ColumnSpec(
@@ -326,12 +350,23 @@ def _infer_column(name: str, values: pd.Series) -> ColumnSpec:
         return ColumnSpec(name, ColumnKind.CATEGORICAL, "a single value, reproduced as is")
     if distinct == 2:
         return ColumnSpec(name, ColumnKind.BINARY, "two distinct values")
-    numeric_share = pd.to_numeric(text, errors="coerce").notna().mean()
+    numeric = pd.to_numeric(text, errors="coerce").notna()
+    numeric_share = numeric.mean()
     if 0 < numeric_share < 1:
+        words = ", ".join(repr(v) for v in text[~numeric].drop_duplicates().head(3))
         return ColumnSpec(
             name,
             ColumnKind.CATEGORICAL,
-            f"mixes numbers and text ({numeric_share:.0%} numeric); each value is a level",
+            f"mixes numbers and text ({numeric_share:.0%} numeric); each value is a level. To "
+            f"model it as numbers, fix or empty the text cells (e.g. {words})",
+        )
+    if distinct > MANY_LEVELS and len(present) < MIN_ROWS_PER_LEVEL * distinct:
+        return ColumnSpec(
+            name,
+            ColumnKind.EXCLUDED,
+            f"{distinct:,} distinct values, about {len(present) / distinct:.1f} rows each: too "
+            "many rare levels to learn, and a rare value can point at one patient; excluded by "
+            "default (group the values into fewer categories, or include it as categorical)",
         )
     return ColumnSpec(name, ColumnKind.CATEGORICAL, f"text with {distinct} distinct values")
 
@@ -387,12 +422,14 @@ def _identifier_reason(name: str, present: pd.Series) -> str | None:
             return f"the column name says it holds {_CONTACT_TOKENS[token]}"
     if "dob" in tokens or ("birth" in tokens and ("date" in tokens or "day" in tokens)):
         return "an exact date of birth"
-    text = present.astype(str)
+    # Every test below reads at most the first 2,000 values; converting only those keeps a
+    # million-row column cheap.
+    text = present.head(2000).astype(str)
     sample = text.head(500)
     # Dates (2020-01-31, 31.01.2020) look like phone numbers and are often all distinct, but an
     # event date is modelled like a measurement; only a date of birth (by name, above) is flagged.
     is_date = pd.api.types.is_datetime64_any_dtype(present.dtype) or (
-        not pd.api.types.is_numeric_dtype(present.dtype) and _datetime_format(text) is not None
+        not pd.api.types.is_numeric_dtype(present.dtype) and bool(_date_formats(text))
     )
     if not pd.api.types.is_numeric_dtype(present.dtype) and not is_date:
         if sample.str.match(_EMAIL).mean() > 0.5:
@@ -440,16 +477,35 @@ def _looks_like_free_text(text: pd.Series, distinct: int) -> bool:
     return distinct / len(text) > 0.5 and (sample.str.len().mean() >= 30 or words >= 4)
 
 
-def _datetime_format(text: pd.Series) -> str | None:
+def _date_formats(text: pd.Series) -> tuple[str, ...]:
+    """The formats a text column's dates are written in, most common first.
+
+    One format for a date column; several when the dates are written in more than one way
+    (2023-01-31 and 31/01/2023); none when the column is not dates (fewer than DATE_SHARE of
+    the sampled values read as a date in any known format, impossible dates such as 2023-02-30
+    included).
+    """
     sample = text.head(2000)
     if not sample.str.contains(r"\d").all() or not sample.str.contains(r"[-/.]").all():
-        return None
-    best, best_share = None, 0.0
-    for fmt in DATETIME_FORMATS:
-        share = pd.to_datetime(sample, format=fmt, errors="coerce").notna().mean()
-        if share > best_share:
-            best, best_share = fmt, share
-    return best if best_share >= 0.95 else None
+        return ()
+    parsed = {
+        fmt: pd.to_datetime(sample, format=fmt, errors="coerce").notna().to_numpy()
+        for fmt in DATETIME_FORMATS
+    }
+    # max() keeps the first of equal shares, so the order of DATETIME_FORMATS breaks ties.
+    best = max(parsed, key=lambda fmt: parsed[fmt].mean())
+    if parsed[best].mean() >= DATE_SHARE:
+        return (best,)
+    # Otherwise the fewest formats (greedily) that together read the dates.
+    covered = np.zeros(len(sample), dtype=bool)
+    chosen: list[str] = []
+    while True:
+        fmt = max(parsed, key=lambda f: int((parsed[f] & ~covered).sum()))
+        if not (parsed[fmt] & ~covered).any():
+            break
+        chosen.append(fmt)
+        covered |= parsed[fmt]
+    return tuple(chosen) if covered.mean() >= DATE_SHARE else ()
 
 
 def _preview(names: Iterable[str], limit: int = 8) -> str:
@@ -463,7 +519,11 @@ def _preview(names: Iterable[str], limit: int = 8) -> str:
 
 
 def validate_schema(schema: TableSchema, frame: pd.DataFrame) -> None:
-    """Check that the data fit the schema; the first problem found is raised, naming its column."""
+    """Check that the data fit the schema; the first problem found is raised, naming its column.
+
+    Example values in messages come with their line: row ``i`` (from 0) of the table is line
+    ``i + 2``, as in the CSV file it was read from (the header is line 1) and in a spreadsheet.
+    """
     _check_column_names(frame.columns)
     missing = [n for n in schema.names if n not in frame.columns]
     if missing:
@@ -481,10 +541,18 @@ def validate_schema(schema: TableSchema, frame: pd.DataFrame) -> None:
         raise SchemaError(
             "Every column is excluded, so there is nothing to learn; include at least one column."
         )
+    if schema.target is not None and len(schema.modelled) == 1:
+        excluded = [c.name for c in schema.columns if c.kind is ColumnKind.EXCLUDED]
+        raise SchemaError(
+            f"Only the target {schema.target!r} is left to learn: every other column is excluded "
+            f"({_preview(excluded)}). Include at least one other column.",
+            column=schema.target,
+        )
     for spec in schema.columns:
-        _validate_column(spec, frame[spec.name])
+        # Positions, not index labels, so that messages can give line numbers.
+        _validate_column(spec, frame[spec.name].reset_index(drop=True))
     if schema.target is not None:
-        _validate_target(schema.column(schema.target), frame[schema.target])
+        _validate_target(schema.column(schema.target), frame[schema.target].reset_index(drop=True))
 
 
 def _validate_column(spec: ColumnSpec, values: pd.Series) -> None:
@@ -497,23 +565,26 @@ def _validate_column(spec: ColumnSpec, values: pd.Series) -> None:
         bad = present[numbers.isna()]
         if len(bad):
             raise SchemaError(
-                f"{where}: kind {spec.kind.value!r} needs numbers, but {len(bad)} values are not "
-                f"numbers (e.g. {_examples(bad)}). Fix them or choose 'categorical'.",
+                f"{where}: kind {spec.kind.value!r} needs numbers, but "
+                f"{_count(len(bad), 'value is not a number', 'values are not numbers')} "
+                f"(e.g. {_examples(bad)}). Fix {_them(len(bad))} or choose 'categorical'.",
                 column=spec.name,
             )
         infinite = numbers[~np.isfinite(numbers.astype(float))]
         if len(infinite):
             raise SchemaError(
-                f"{where}: {len(infinite)} values are infinite (e.g. {_examples(infinite)}). "
-                "Replace them with a real value or leave the cell empty.",
+                f"{where}: {_count(len(infinite), 'value is', 'values are')} infinite "
+                f"(e.g. {_examples(infinite)}). Replace {_them(len(infinite))} with a real value "
+                "or leave the cell empty.",
                 column=spec.name,
             )
         if spec.kind is ColumnKind.INTEGER:
             fractional = numbers[np.mod(numbers.astype(float), 1) != 0]
             if len(fractional):
                 raise SchemaError(
-                    f"{where}: kind 'integer' needs whole numbers, but {len(fractional)} values "
-                    f"have decimals (e.g. {_examples(fractional)}). Choose 'continuous'.",
+                    f"{where}: kind 'integer' needs whole numbers, but "
+                    f"{_count(len(fractional), 'value has', 'values have')} decimals "
+                    f"(e.g. {_examples(fractional)}). Choose 'continuous'.",
                     column=spec.name,
                 )
     elif spec.kind is ColumnKind.DATETIME:
@@ -530,8 +601,10 @@ def _validate_column(spec: ColumnSpec, values: pd.Series) -> None:
         if len(bad):
             written = f" as {spec.datetime_format}" if spec.datetime_format else ""
             raise SchemaError(
-                f"{where}: {len(bad)} values are not valid dates{written} "
-                f"(e.g. {_examples(bad)}). Fix them, leave them empty, or choose 'categorical'.",
+                f"{where}: "
+                f"{_count(len(bad), 'value is not a valid date', 'values are not valid dates')}"
+                f"{written} (e.g. {_examples(bad)}). Fix {_them(len(bad))}, leave "
+                f"{_them(len(bad))} empty, or choose 'categorical'.",
                 column=spec.name,
             )
     elif spec.kind is ColumnKind.BINARY:
@@ -547,32 +620,38 @@ def _validate_column(spec: ColumnSpec, values: pd.Series) -> None:
         unknown = present[~present.astype(str).isin(known)]
         if len(unknown):
             raise SchemaError(
-                f"{where}: {len(unknown)} values are not among the declared levels "
-                f"(e.g. {_examples(unknown)}).",
+                f"{where}: {_count(len(unknown), 'value is', 'values are')} not among the "
+                f"declared levels (e.g. {_examples(unknown)}); add "
+                f"{'it' if len(unknown) == 1 else 'them'} to the levels or choose 'categorical'.",
                 column=spec.name,
             )
 
 
 def _validate_target(spec: ColumnSpec, values: pd.Series) -> None:
     where = f"Target {spec.name!r}"
-    missing = int(values.isna().sum())
-    if missing:
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if missing.size:
         raise SchemaError(
-            f"{where} has {missing} missing values; drop those rows or choose another target.",
+            f"{where} has {_count(missing.size, 'missing value', 'missing values')} (first on "
+            f"line {_line(missing[0])}); drop {'that row' if missing.size == 1 else 'those rows'} "
+            "or choose another target.",
             column=spec.name,
         )
     counts = values.value_counts()
     if len(counts) < 2:
         raise SchemaError(
             f"{where} has only one class ({_scalar(counts.index[0])!r}); a target needs at "
-            "least two.",
+            "least two. Choose another target, or none.",
             column=spec.name,
         )
     rare = counts[counts < 2]
     if len(rare):
+        level = rare.index[0]
+        row = int(np.flatnonzero((values == level).to_numpy(dtype=bool, na_value=False))[0])
         raise SchemaError(
-            f"{where}: class {_scalar(rare.index[0])!r} has a single row, too few to split between "
-            "training and holdout; merge it with another class or choose another target.",
+            f"{where}: class {_scalar(level)!r} has a single row (line {_line(row)}), too few to "
+            "split between training, reference and holdout rows; merge it with another class "
+            "or choose another target.",
             column=spec.name,
         )
 
@@ -583,4 +662,23 @@ def _scalar(value: Any) -> Any:
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:
-    return ", ".join(repr(v) for v in values.astype(str).head(limit))
+    """Up to ``limit`` values with their lines; the index holds row positions."""
+    shown = values.head(limit)
+    return ", ".join(
+        f"{str(value)!r} on line {_line(row)}"
+        for row, value in zip(shown.index, shown, strict=True)
+    )
+
+
+def _line(row: int) -> int:
+    """The line of row ``row`` (from 0) in a CSV file with a one-line header."""
+    return int(row) + 2
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    """``1 value is`` / ``3 values are``."""
+    return f"{n} {singular if n == 1 else plural}"
+
+
+def _them(n: int) -> str:
+    return "it" if n == 1 else "them"

@@ -84,9 +84,11 @@ def split_rows(frame: pd.DataFrame, config: SplitConfig, *, target: str | None, 
     diagnosis can be trained on, measured against and evaluated.
     """
     if len(frame) < MIN_ROWS:
+        rows = f"{len(frame)} row" if len(frame) == 1 else f"{len(frame)} rows"
         raise SchemaError(
-            f"The table has {len(frame)} rows; at least {MIN_ROWS} are needed to split it into "
-            "training, reference and holdout rows."
+            f"The table has {rows}; at least {MIN_ROWS} are needed to split it into training, "
+            f"reference and holdout rows. Use a table with at least {MIN_ROWS} rows (one per "
+            "patient)."
         )
     rng = np.random.default_rng(seed)
     if target is None:

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from psygentab_core.errors import DataError
+from psygentab_core.config import TrainConfig
+from psygentab_core.errors import DataError, PsygentabError
 from psygentab_core.io import read_table, write_table
+from psygentab_core.schema import infer_schema, validate_schema
+from psygentab_core.training import prepare_data
 
 
 @pytest.fixture
@@ -152,17 +157,17 @@ def test_folder(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"   \n\n", b"\r\n"])
 def test_empty(raw: bytes, tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"^the uploaded file is empty\.$"):
+    with pytest.raises(DataError, match=r"^the uploaded file is empty; choose the file that"):
         read_table(raw)
     path = tmp_path / "empty.csv"
     path.write_bytes(raw)
-    with pytest.raises(DataError, match=r"^empty\.csv is empty\.$"):
+    with pytest.raises(DataError, match=r"^empty\.csv is empty; "):
         read_table(path)
 
 
 @pytest.mark.parametrize("raw", [b"a,b,c\n", b"a;b\n", b"a,b,c"])
 def test_header_only(raw: bytes) -> None:
-    with pytest.raises(DataError, match=r"^data\.csv has a header but no rows\.$"):
+    with pytest.raises(DataError, match=r"^data\.csv has a header but no rows; export the table"):
         read_table(raw, name="data.csv")
 
 
@@ -228,3 +233,177 @@ def test_empty_parquet(tmp_path: Path) -> None:
 def test_malformed_csv(raw: bytes) -> None:
     with pytest.raises(DataError, match=r"^data\.csv is not a well-formed CSV file: "):
         read_table(raw, name="data.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardening (issue 6): what pandas would silently get wrong or report in its own words
+
+
+def test_repeated_header_names_are_refused_not_renamed() -> None:
+    # pandas would read the second "age" as "age.1" and train on both.
+    with pytest.raises(DataError) as caught:
+        read_table(b"age,sex,age\n1,f,2\n", name="data.csv")
+    assert str(caught.value) == (
+        "data.csv: the header (line 1) uses the name 'age' for columns 1 and 3; give every "
+        "column a different name."
+    )
+    with pytest.raises(DataError, match=r"for columns 1, 2 and 4 \(also repeated: 'b'\);"):
+        read_table(b"a;a;b;a;b\n1;2;3;4;5\n")
+
+
+def test_nameless_columns_with_values_are_refused() -> None:
+    with pytest.raises(DataError) as caught:
+        read_table(b"a,,b,\n1,2,3,4\n", name="data.csv")
+    assert str(caught.value) == (
+        "data.csv: column 2 has no name in the header (line 1) but holds values (columns 4 "
+        "too); give it a name, or delete it if it only numbers the rows."
+    )
+    with pytest.raises(DataError, match=r"the header \(line 1\) holds no column names"):
+        read_table(b",\n1,2\n")
+
+
+def test_nameless_empty_columns_are_dropped() -> None:
+    # A delimiter at the end of every line (some spreadsheet exports) adds an empty column.
+    frame = read_table(b"a;b;\n1;x;\n2;y;\n")
+    assert frame.to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_byte_order_mark(encoding: str) -> None:
+    # Excel's "Unicode text" export: UTF-16 with a byte order mark, tab-separated.
+    text = "\ufeffname\tn\r\nJosé\t1\r\nZoë\t2\r\n"
+    frame = read_table(text.encode(encoding))
+    assert frame.to_dict("list") == {"name": ["José", "Zoë"], "n": [1, 2]}
+
+
+def test_utf16_without_byte_order_mark_is_binary() -> None:
+    with pytest.raises(DataError, match="contains binary data, not text"):
+        read_table("a,b\n1,2\n".encode("utf-16-le"))
+
+
+def test_only_a_byte_order_mark_is_empty() -> None:
+    with pytest.raises(DataError, match=r"^data\.csv is empty; "):
+        read_table(b"\xef\xbb\xbf", name="data.csv")
+
+
+def test_control_characters_without_nul_are_binary() -> None:
+    raw = bytes(range(1, 256)) * 8  # every byte but NUL
+    with pytest.raises(DataError) as caught:
+        read_table(raw, name="photo.csv")
+    assert str(caught.value) == (
+        "photo.csv contains binary data, not text; export the table as CSV."
+    )
+    # A stray form feed in real text is not enough.
+    assert read_table(b"a,b\n1,x\x0c\n2,y\n")["a"].tolist() == [1, 2]
+
+
+def test_tab_separated_with_decimal_commas() -> None:
+    frame = read_table(b"id\tweight\n1\t70,5\n2\t-65,25\n3\t80\n")
+    assert frame["weight"].dtype == np.float64
+    assert frame["weight"].tolist() == [70.5, -65.25, 80.0]
+
+
+def test_numbers_beyond_float_range_are_refused_with_their_line() -> None:
+    with pytest.raises(DataError) as caught:
+        read_table(b"a,b\n1.5,x\n1e400,y\n2,z\n", name="data.csv")
+    assert str(caught.value) == (
+        "data.csv: column 'a' holds a number too large to store, '1e400' on line 3; numbers "
+        "must lie within ±1.8e308, so check the value (a typing or unit error?) or leave the "
+        "cell empty."
+    )
+    with pytest.raises(DataError, match=r"'-1E999' on line 2 \(and 2 more such values\)"):
+        read_table(b"a;b\n-1E999;1\n1e400;2\n2e308;3\n")
+
+
+def test_written_infinities_are_kept_for_validation() -> None:
+    frame = read_table(b"a,b\ninf,1\n-Infinity,2\n+inf,3\n1.5,4\n")
+    assert frame["a"].tolist()[:3] == [np.inf, -np.inf, np.inf]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (
+            b"a,b\n1,2\n3,4,5\n",
+            "line 3 has 3 fields but the header has 2; check that line for a stray comma or a "
+            "missing quote (text that holds a comma must be in double quotes).",
+        ),
+        (
+            b"a;b\n1;2\n3;4;5\n",
+            "line 3 has 3 fields but the header has 2; check that line for a stray semicolon or "
+            "a missing quote (text that holds a semicolon must be in double quotes).",
+        ),
+        (
+            b'a,b\n1,2\n3,"never closed\n4,5\n',
+            'a quoted value that starts on line 3 is never closed; add the closing " or remove '
+            "the opening one.",
+        ),
+    ],
+)
+def test_malformed_csv_says_which_line_in_words(raw: bytes, problem: str) -> None:
+    with pytest.raises(DataError) as caught:
+        read_table(raw, name="data.csv")
+    assert str(caught.value) == f"data.csv is not a well-formed CSV file: {problem}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing: whatever table a spreadsheet writes, the loader and inference answer in words
+
+_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        ["", " ", "inf", "-inf", "NaN", "n/a", "1e400", "2023-02-30", "31/12/2023", "x\x0cy"]
+    ),
+    # Control characters in every cell would make most tables binary data; a few come above.
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=12),
+)
+_names = st.one_of(
+    st.sampled_from(["", "age", "Age", "id", "=cmd|' /C calc'!A0", "Unnamed: 0", "a,b", '"q"']),
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8),
+)
+
+
+@st.composite
+def _csv_tables(draw: st.DrawFn) -> bytes:
+    """A small table of mixed cells and odd column names, as one spreadsheet might export it."""
+    n_columns = draw(st.integers(1, 5))
+    # Half the tables have distinct names, so that most examples get past the header checks.
+    unique = draw(st.booleans())
+    names = draw(st.lists(_names, min_size=n_columns, max_size=n_columns, unique=unique))
+    n_rows = draw(st.integers(0, 40))
+    columns = [draw(st.lists(_cells, min_size=n_rows, max_size=n_rows)) for _ in names]
+    frame = pd.DataFrame(dict(enumerate(columns)), index=range(n_rows)).set_axis(names, axis=1)
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    text = frame.to_csv(index=False, sep=sep)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]))
+    return text.encode(encoding, errors="replace")
+
+
+def _load_infer_validate_prepare(raw: bytes) -> PsygentabError | None:
+    """The error the core answers ``raw`` with, or None if training would accept it."""
+    try:
+        frame = read_table(raw, name="upload.csv")
+        schema = infer_schema(frame)
+        validate_schema(schema, frame)
+        prepare_data(frame, schema, TrainConfig())
+    except PsygentabError as error:
+        return error
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(_csv_tables())
+def test_fuzzed_tables_load_infer_and_validate_or_say_why(raw: bytes) -> None:
+    # Any other exception (a raw pandas or numpy error) fails the test.
+    error = _load_infer_validate_prepare(raw)
+    assert error is None or str(error).strip()  # a message for a person, never an empty one
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzzed_bytes_load_or_say_why(raw: bytes) -> None:
+    error = _load_infer_validate_prepare(raw)
+    assert error is None or str(error).strip()

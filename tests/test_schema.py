@@ -445,27 +445,28 @@ def _break(table: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
         pytest.param(
             lambda s, t: (s, _break(t, "bmi", 3, "n/a")),
             "bmi",
-            "Column 'bmi': kind 'continuous' needs numbers, but 1 values are not numbers "
-            "(e.g. 'n/a')",
+            "Column 'bmi': kind 'continuous' needs numbers, but 1 value is not a number "
+            "(e.g. 'n/a' on line 5). Fix it or choose 'categorical'.",
             id="text-in-numbers",
         ),
         pytest.param(
             lambda s, t: (s, t.assign(bmi=t["bmi"].where(t.index != 4, np.inf))),
             "bmi",
-            "Column 'bmi': 1 values are infinite",
+            "Column 'bmi': 1 value is infinite (e.g. 'inf' on line 6)",
             id="infinite",
         ),
         pytest.param(
             lambda s, t: (s, _break(t, "age", 0, 41.5)),
             "age",
-            "Column 'age': kind 'integer' needs whole numbers, but 1 values have decimals "
-            "(e.g. '41.5')",
+            "Column 'age': kind 'integer' needs whole numbers, but 1 value has decimals "
+            "(e.g. '41.5' on line 2)",
             id="integer-with-decimals",
         ),
         pytest.param(
             lambda s, t: (s, _break(t, "visit_date", 2, "2021-02-30")),
             "visit_date",
-            "Column 'visit_date': 1 values are not valid dates as %Y-%m-%d (e.g. '2021-02-30')",
+            "Column 'visit_date': 1 value is not a valid date as %Y-%m-%d "
+            "(e.g. '2021-02-30' on line 4)",
             id="invalid-date",
         ),
         pytest.param(
@@ -489,7 +490,7 @@ def _break(table: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
         pytest.param(
             lambda s, t: (s, t.assign(death=t["death"].astype(float).where(t.index != 7))),
             "death",
-            "Target 'death' has 1 missing values",
+            "Target 'death' has 1 missing value (first on line 9); drop that row",
             id="target-with-missing",
         ),
         pytest.param(
@@ -588,3 +589,122 @@ def test_unknown_kind_override_is_a_schema_error() -> None:
     with pytest.raises(SchemaError, match="unknown kind 'numberish'") as caught:
         schema.with_kind("x", "numberish")
     assert caught.value.column == "x"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardening (issue 6): awkward columns get a kind with a reason that says what to do, and
+# validation messages give the line of the first offending values
+
+
+def test_dates_written_two_ways_are_excluded_with_both_formats_named() -> None:
+    written = [
+        d if i % 2 else "/".join(reversed(d.split("-"))) for i, d in enumerate(dates("%Y-%m-%d"))
+    ]
+    spec = infer_one(written, "admitted")
+    assert spec.kind is ColumnKind.EXCLUDED
+    assert not spec.identifier  # all distinct, but event dates, not record numbers
+    assert spec.reason == (
+        "dates written in more than one way (%Y-%m-%d and %d/%m/%Y); excluded: write them all "
+        "one way (for example 2023-01-31) to model them as dates"
+    )
+
+
+def test_one_impossible_date_among_many_keeps_the_column_a_date(table: pd.DataFrame) -> None:
+    frame = _break(table, "visit_date", 0, "2021-02-30")
+    spec = infer_schema(frame).column("visit_date")
+    assert (spec.kind, spec.datetime_format) == (ColumnKind.DATETIME, "%Y-%m-%d")
+
+
+def test_numbers_mixed_with_text_name_the_text_to_fix() -> None:
+    spec = infer_one(["61", "unknown", "70", "not recorded", "61", "unknown"] * 10)
+    assert spec.kind is ColumnKind.CATEGORICAL
+    assert spec.reason == (
+        "mixes numbers and text (50% numeric); each value is a level. To model it as numbers, "
+        "fix or empty the text cells (e.g. 'unknown', 'not recorded')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("levels", "rows_each", "kind"),
+    [
+        pytest.param(5000, 2, ColumnKind.EXCLUDED, id="5000-levels-2-rows-each"),
+        pytest.param(300, 5, ColumnKind.EXCLUDED, id="300-levels-5-rows-each"),
+        pytest.param(300, 10, ColumnKind.CATEGORICAL, id="300-levels-10-rows-each"),
+        pytest.param(200, 2, ColumnKind.CATEGORICAL, id="200-levels-2-rows-each"),
+    ],
+)
+def test_many_rare_levels_are_excluded_by_default(
+    levels: int, rows_each: int, kind: ColumnKind
+) -> None:
+    values = [f"clinic {i % levels:04d}" for i in range(levels * rows_each)]
+    spec = infer_one(values, "clinic")
+    assert spec.kind is kind
+    assert not spec.identifier
+    if kind is ColumnKind.EXCLUDED:
+        assert spec.reason.startswith(
+            f"{levels:,} distinct values, about {rows_each:.1f} rows each: too many rare levels"
+        )
+
+
+def test_a_nameless_pandas_column_is_explained() -> None:
+    frame = pd.DataFrame({"Unnamed: 0": [0, 1, 2], "age": [30, 40, 50]})
+    with pytest.raises(SchemaError) as caught:
+        infer_schema(frame)
+    assert str(caught.value) == (
+        "Column 1 has no name ('Unnamed: 0' is what pandas writes for a nameless column, such as "
+        "a saved row index; delete the column or name it); give every column a header (blank "
+        "headers at positions 1)."
+    )
+
+
+def test_only_the_target_left_to_learn_is_refused(table: pd.DataFrame) -> None:
+    schema = infer_schema(table, target="death")
+    for name in schema.names:
+        if name != "death":
+            schema = schema.with_kind(name, "excluded")
+    with pytest.raises(SchemaError) as caught:
+        validate_schema(schema, table)
+    assert str(caught.value) == (
+        "Only the target 'death' is left to learn: every other column is excluded (age, bmi, "
+        "nyha, sex, diagnosis, visit_date). Include at least one other column."
+    )
+    assert caught.value.column == "death"
+
+
+def test_validation_examples_give_lines_by_position_and_plural_counts(
+    table: pd.DataFrame,
+) -> None:
+    schema = infer_schema(table)
+    # A filtered table keeps its old index labels; lines count positions (header = line 1).
+    frame = _break(_break(table, "bmi", 11, "n/a"), "bmi", 13, "?").iloc[10:]
+    frame.index = frame.index * 100
+    with pytest.raises(SchemaError) as caught:
+        validate_schema(schema, frame)
+    assert str(caught.value) == (
+        "Column 'bmi': kind 'continuous' needs numbers, but 2 values are not numbers (e.g. 'n/a' "
+        "on line 3, '?' on line 5). Fix them or choose 'categorical'."
+    )
+
+
+def test_target_messages_say_what_to_do_and_where(table: pd.DataFrame) -> None:
+    schema = infer_schema(table, target="death")
+    with pytest.raises(SchemaError) as caught:
+        validate_schema(schema, table.assign(death=0))
+    assert str(caught.value) == (
+        "Target 'death' has only one class (0); a target needs at least two. Choose another "
+        "target, or none."
+    )
+    rare = table.assign(death=[0] * 4 + [1] + [0] * (len(table) - 5))
+    with pytest.raises(SchemaError) as caught:
+        validate_schema(schema, rare)
+    assert str(caught.value) == (
+        "Target 'death': class 1 has a single row (line 6), too few to split between training, "
+        "reference and holdout rows; merge it with another class or choose another target."
+    )
+    gaps = table.assign(death=table["death"].astype(float).where(table.index % 20 != 3))
+    with pytest.raises(SchemaError) as caught:
+        validate_schema(schema, gaps)
+    assert str(caught.value) == (
+        "Target 'death' has 3 missing values (first on line 5); drop those rows or choose "
+        "another target."
+    )

@@ -141,7 +141,8 @@ def test_split_does_not_depend_on_row_order_of_other_columns(frame: pd.DataFrame
 @pytest.mark.parametrize("n", [0, 1, MIN_ROWS - 1])
 def test_too_few_rows(n: int) -> None:
     frame = pd.DataFrame({"x": np.arange(n)})
-    with pytest.raises(SchemaError, match=f"The table has {n} rows; at least {MIN_ROWS}"):
+    rows = "1 row" if n == 1 else f"{n} rows"
+    with pytest.raises(SchemaError, match=f"The table has {rows}; at least {MIN_ROWS}"):
         split_rows(frame, SplitConfig(), target=None, seed=0)
 
 
@@ -222,3 +223,13 @@ def test_any_split_is_a_partition(
 def test_ten_percent_left_for_training_is_allowed() -> None:
     config = SplitConfig(holdout_fraction=0.5, reference_fraction=0.4)
     assert config.holdout_fraction + config.reference_fraction == pytest.approx(0.9)
+
+
+def test_too_few_rows_says_what_to_do() -> None:
+    with pytest.raises(SchemaError) as caught:
+        split_rows(pd.DataFrame({"x": [1]}), SplitConfig(), target=None, seed=0)
+    assert str(caught.value) == (
+        f"The table has 1 row; at least {MIN_ROWS} are needed to split it into training, "
+        f"reference and holdout rows. Use a table with at least {MIN_ROWS} rows (one per "
+        "patient)."
+    )

@@ -1,0 +1,1 @@
+"""Test inputs: the corpus of malformed and awkward tables (``bad/``) and its generator."""
