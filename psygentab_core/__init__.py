@@ -5,7 +5,7 @@ over these names.
 """
 
 from psygentab_core.alm import AlmConfig
-from psygentab_core.config import TrainConfig, config_to_toml, load_config
+from psygentab_core.config import TrainConfig, config_to_toml, dp_train_config, load_config
 from psygentab_core.constraints import (
     CloseRecordConstraint,
     CompositePrivacyConstraint,
@@ -14,6 +14,14 @@ from psygentab_core.constraints import (
     default_constraints,
 )
 from psygentab_core.datasets import DEMO_DATASETS, load_demo
+from psygentab_core.dp import (
+    AttackBound,
+    Coverage,
+    DpConfig,
+    LedgerEntry,
+    PrivacyLedger,
+    attack_bound,
+)
 from psygentab_core.errors import (
     ConfigError,
     DataError,
@@ -36,18 +44,23 @@ __version__ = "0.1.0"
 __all__ = [
     "DEMO_DATASETS",
     "AlmConfig",
+    "AttackBound",
     "CloseRecordConstraint",
     "ColumnKind",
     "ColumnSpec",
     "CompositePrivacyConstraint",
     "ConfigError",
+    "Coverage",
     "DataError",
+    "DpConfig",
     "EpochRecord",
     "ExactMatchConstraint",
     "FitResult",
+    "LedgerEntry",
     "MembershipShareConstraint",
     "ModelConfig",
     "ModelFileError",
+    "PrivacyLedger",
     "PsygentabError",
     "ReleaseError",
     "ReleaseResult",
@@ -59,8 +72,10 @@ __all__ = [
     "TrainConfig",
     "TrainingRun",
     "__version__",
+    "attack_bound",
     "config_to_toml",
     "default_constraints",
+    "dp_train_config",
     "finish",
     "fit",
     "infer_schema",

@@ -8,6 +8,10 @@ message and exit status 2, never a traceback.
 ``psygentab sweep DATA.csv --target COLUMN`` trains one run per privacy strictness level (lenient
 0 to strict 1), scores each for utility (TSTR AUC) and risk (membership-inference AUC), saves
 the runs in a run store and prints the table with the Pareto front.
+
+``psygentab fit DATA.csv --target COLUMN --output SYNTH.csv --epsilon E [--delta D]`` trains with
+differential privacy (DP-SGD through Opacus) instead, and ends by printing the (ε, δ) spent and
+what the guarantee covers.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ from typing import TextIO
 
 import pandas as pd
 
-from psygentab_core.config import TrainConfig, load_config
+from psygentab_core.config import TrainConfig, dp_train_config, load_config
 from psygentab_core.datasets import DEFAULT_DEMO, DEMO_DATASETS, load_demo
+from psygentab_core.dp import Coverage, DpConfig, PrivacyLedger, attack_bound
 from psygentab_core.errors import PsygentabError
 from psygentab_core.io import read_table, write_table
 from psygentab_core.pipeline import finish
 from psygentab_core.runs import save_run
-from psygentab_core.schema import ColumnKind, infer_schema
+from psygentab_core.schema import ColumnKind, TableSchema, infer_schema
 from psygentab_core.store import RunStore
 from psygentab_core.sweep import (
     DEFAULT_LEVELS,
@@ -95,6 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="sensitive attribute for the fairness audit (repeatable; with --report)",
     )
     fit.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    private = fit.add_argument_group(
+        "differential privacy",
+        "Train with DP-SGD to a target (ε, δ) instead of the empirical constraints (which, like "
+        "the release filter, are then only measured). The encoder's statistics are DP estimates "
+        "charged to the same budget unless declared public.",
+    )
+    private.add_argument(
+        "--epsilon", type=float, help="target ε of the whole run (turns differential privacy on)"
+    )
+    private.add_argument("--delta", type=float, help="target δ (default: below 1/training rows)")
+    private.add_argument(
+        "--public-bounds",
+        action="append",
+        default=[],
+        metavar="COLUMN=LOW:HIGH",
+        help="declare a numeric column's range public, e.g. age=0:120 (repeatable)",
+    )
+    private.add_argument(
+        "--public-levels",
+        action="append",
+        default=[],
+        metavar="COLUMN=A,B,...",
+        help="declare a categorical column's levels public, e.g. outcome=no,yes (repeatable)",
+    )
+    private.add_argument(
+        "--public-categories",
+        action="store_true",
+        help="treat every categorical column's level list, as read from the table, as public",
+    )
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -189,6 +223,7 @@ def _fit(args: argparse.Namespace, stderr: TextIO) -> int:
         config = replace(config, epochs=args.epochs)
     if args.rows is not None and args.rows < 1:
         raise PsygentabError(f"--rows must be at least 1; got {args.rows}.")
+    config = _with_privacy(config, args)
     frame = read_table(args.data)
     schema = infer_schema(frame, target=args.target)
     for override in args.kind:
@@ -200,13 +235,20 @@ def _fit(args: argparse.Namespace, stderr: TextIO) -> int:
                 + "."
             )
         schema = schema.with_kind(column, kind)
+    for declared in args.public_levels:
+        schema = _with_public_levels(schema, declared)
     say = (lambda text: None) if args.quiet else (lambda text: print(text, file=stderr))
     for spec in schema.identifiers:
         say(f"note: column {spec.name!r} excluded: {spec.reason}.")
     data = prepare_data(frame, schema, config)
     say(
         f"Training on {len(data.members)} rows ({len(data.reference)} reference, "
-        f"{len(data.holdout)} holdout kept apart), {config.epochs} epochs, seed {config.seed}."
+        f"{len(data.holdout)} holdout kept apart), {config.epochs} epochs, seed {config.seed}"
+        + (
+            "."
+            if config.dp is None
+            else f", with differential privacy (target ε = {config.dp.epsilon:g})."
+        )
     )
     run = TrainingRun(data, config)
     started = time.perf_counter()
@@ -233,10 +275,15 @@ def _fit(args: argparse.Namespace, stderr: TextIO) -> int:
     )
     for item in result.summary.constraints:
         mark = "met" if item["satisfied_on_release"] else "NOT MET"
+        audit = "" if item.get("enforced", True) else " (measured only: not enforced with DP)"
         say(
             f"  {item['label']}: {item['measured_on_release']:.3f} "
-            f"({item['sense']} {item['threshold']:.3g}) {mark}"
+            f"({item['sense']} {item['threshold']:.3g}) {mark}{audit}"
         )
+    if result.ledger is not None:
+        # Printed even with --quiet: the guarantee is the point of the run.
+        for line in format_guarantee(result.ledger):
+            print(line, file=stderr)
     if args.report:
         # Imported here: scikit-learn and plotly take seconds to import.
         from psygentab_core.evaluation.evaluate import evaluate
@@ -250,6 +297,116 @@ def _fit(args: argparse.Namespace, stderr: TextIO) -> int:
         html_path, json_path = build_report(evaluation, args.report, info=info_from_fit(result))
         say(f"Report: {html_path} and {json_path} ({evaluation.seconds['total']:.1f} s).")
     return 0
+
+
+def _with_privacy(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """The configuration with the command line's differential-privacy options applied."""
+    asked = args.epsilon is not None
+    options = args.delta is not None or args.public_bounds or args.public_categories
+    if not asked and config.dp is None:
+        if options:
+            raise PsygentabError(
+                "--delta, --public-bounds and --public-categories need --epsilon (or a [dp] "
+                "section in --config)."
+            )
+        return config
+    settings = {} if config.dp is None else config.dp.to_dict()
+    if asked:
+        settings["epsilon"] = args.epsilon
+    if args.delta is not None:
+        settings["delta"] = args.delta
+    if args.public_categories:
+        settings["public_categories"] = True
+    bounds = dict(settings.get("public_bounds", {}))
+    bounds.update(_parse_bounds(text) for text in args.public_bounds)
+    settings["public_bounds"] = bounds
+    dp = DpConfig.from_dict(settings)
+    if config.dp is None and args.config is None:
+        # No configuration given: the model and batch size chosen for DP-SGD.
+        overrides = {"seed": config.seed} | ({"epochs": args.epochs} if args.epochs else {})
+        return dp_train_config(dp, **overrides)
+    return replace(config, dp=dp)
+
+
+def _parse_bounds(text: str) -> tuple[str, list[float]]:
+    """``age=0:120`` → ``("age", [0.0, 120.0])``; dates (``2020-01-01``) become days since
+    1970, as the encoder counts them."""
+    column, _, span = text.partition("=")
+    # Any colon may separate the two bounds (a time of day holds colons too): take the first
+    # split where both sides read as bounds.
+    for position, character in enumerate(span):
+        if character != ":":
+            continue
+        try:
+            return column, [_bound(span[:position]), _bound(span[position + 1 :])]
+        except ValueError:
+            continue
+    raise PsygentabError(
+        f"--public-bounds {text!r}: write COLUMN=LOW:HIGH, e.g. age=0:120 or "
+        "admitted=2015-01-01:2024-12-31."
+    )
+
+
+def _bound(text: str) -> float:
+    """A number, or a date as days since 1970; ValueError for anything else."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = pd.Timestamp(text)
+        if pd.isna(stamp) or stamp.tzinfo is not None:
+            raise ValueError(text)
+        return float((stamp - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1))
+    except (TypeError, OverflowError) as error:
+        raise ValueError(text) from error
+
+
+def _with_public_levels(schema: TableSchema, text: str) -> TableSchema:
+    column, _, listed = text.partition("=")
+    if not listed:
+        raise PsygentabError(f"--public-levels {text!r}: write COLUMN=A,B,..., e.g. sex=f,m.")
+    spec = schema.column(column)
+    if not spec.kind.is_discrete:
+        raise PsygentabError(
+            f"--public-levels {text!r}: {column!r} is {spec.kind.value}, not categorical; "
+            "declare a numeric range with --public-bounds."
+        )
+    levels = [_level(token.strip()) for token in listed.split(",")]
+    return schema.with_kind(
+        column, spec.kind, reason=f"{spec.reason}; levels declared public", levels=levels
+    )
+
+
+def _level(token: str) -> int | float | str:
+    """A level as the table reader would hold it: a number where it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(token)
+        except ValueError:
+            continue
+    return token
+
+
+def format_guarantee(ledger: PrivacyLedger) -> list[str]:
+    """The closing lines of a DP run: (ε, δ) spent, what it covers, what was switched off."""
+    bound = attack_bound(ledger.epsilon, ledger.delta)
+    lines = [
+        f"Differential privacy: spent ε = {ledger.epsilon:.3f}, δ = {ledger.delta:.2g} "
+        f"(target ε = {ledger.target_epsilon:g}, δ = {ledger.target_delta:.2g}).",
+        f"  Guarantee: {ledger.statement()}",
+        f"  So no membership attack on a training row can exceed ROC AUC {bound.max_auc:.3f} "
+        f"or TPR − FPR = {bound.max_advantage:.3f} (TPR ≤ e^ε·FPR + δ).",
+        "  Spent on:",
+    ]
+    for entry in ledger.entries:
+        if entry.coverage is Coverage.CHARGED:
+            delta = f", δ = {entry.delta:.2g}" if entry.delta else ""
+            lines.append(f"    {entry.step}: ε = {entry.epsilon:.3g}{delta} ({entry.released})")
+    public = [e.step for e in ledger.entries if e.coverage is Coverage.PUBLIC]
+    lines.append(f"  Declared public (no ε): {', '.join(public)}.")
+    lines += [f"  Off in DP mode: {item}" for item in ledger.disabled]
+    return lines
 
 
 def _evaluate(args: argparse.Namespace, stderr: TextIO) -> int:
@@ -414,8 +571,10 @@ def format_progress(record: EpochRecord) -> str:
     for c in record.constraints:
         mark = "ok" if c.satisfied else ("stuck" if c.unreachable else "over")
         parts.append(f"{c.key} {c.measured:.3f}{sign[c.sense]}{c.threshold:.3g} {mark}")
-    if record.privacy_spread:
+    if record.privacy_spread and record.epsilon is None:
         parts.append("spread " + "/".join(f"{k:.2g}" for k in record.privacy_spread))
+    if record.epsilon is not None:
+        parts.append(f"ε {record.epsilon:.3f}")
     parts.append(f"{record.elapsed:6.1f}s")
     if record.stop is not None:
         parts.append(f"[{record.stop.value}]")

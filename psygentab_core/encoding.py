@@ -11,6 +11,7 @@ rare, with missing as a level of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -150,6 +151,9 @@ class ChoiceEncoder:
     # Slots (levels, or missing as the last) seen only outside the training rows: they can be
     # encoded, for distances to unseen patients, but are never generated.
     unseen_in_training: tuple[int, ...] = ()
+    # Differentially private encoders publish only the levels a DP mechanism let through; any
+    # other value is encoded as missing instead of being an error (needs has_missing).
+    unknown_as_missing: bool = False
 
     @property
     def blocked_slots(self) -> tuple[int, ...]:
@@ -179,6 +183,9 @@ class ChoiceEncoder:
             try:
                 result[row] = lookup[canonical_value(value)]
             except KeyError:
+                if self.unknown_as_missing and self.has_missing:
+                    result[row] = missing_code
+                    continue
                 raise SchemaError(
                     f"Column {self.name!r}: value {value!r} was not seen when the encoder was "
                     f"fitted (known levels: {_preview_levels(self.levels)}).",
@@ -188,7 +195,12 @@ class ChoiceEncoder:
 
     def encode(self, values: pd.Series) -> np.ndarray:
         """The column as an (n, width) one-hot array."""
-        return np.eye(self.width)[self.codes(values)]
+        # Filled in place: indexing np.eye(width) would first build a width × width matrix,
+        # 200 MB for a column of 5,000 levels.
+        codes = self.codes(values)
+        block = np.zeros((len(codes), self.width))
+        block[np.arange(len(codes)), codes] = 1.0
+        return block
 
     def decode(self, block: np.ndarray) -> pd.Series:
         """The level with the largest entry in each row."""
@@ -216,6 +228,7 @@ class ChoiceEncoder:
             "levels": list(self.levels),
             "has_missing": self.has_missing,
             "unseen_in_training": list(self.unseen_in_training),
+            "unknown_as_missing": self.unknown_as_missing,
         }
 
 
@@ -348,7 +361,7 @@ def _fit_column(spec: ColumnSpec, values: pd.Series, layout_values: pd.Series) -
     has_missing = bool(layout_values.isna().any())
     missing_in_training = bool(values.isna().any())
     if spec.kind.is_discrete:
-        levels = _levels(spec, layout_values)
+        levels = fitted_levels(spec, layout_values)
         trained = {canonical_value(v) for v in values.dropna().unique().tolist()}
         unseen = [i for i, level in enumerate(levels) if canonical_value(level) not in trained]
         if has_missing and not missing_in_training:
@@ -433,11 +446,13 @@ def _decimals(present: np.ndarray, kind: ColumnKind) -> int:
     return MAX_DECIMALS
 
 
-def _levels(spec: ColumnSpec, values: pd.Series) -> tuple[Any, ...]:
+def fitted_levels(spec: ColumnSpec, values: pd.Series) -> tuple[Any, ...]:
+    """The levels of a discrete column: the declared ones (checked against ``values``), or
+    every value observed, sorted."""
     present = values.dropna()
-    observed = {canonical_value(v): _plain(v) for v in present.unique().tolist()}
+    observed = {canonical_value(v): plain_value(v) for v in present.unique().tolist()}
     if spec.levels is not None:
-        declared = [_plain(v) for v in spec.levels]
+        declared = [plain_value(v) for v in spec.levels]
         known = {canonical_value(v) for v in declared}
         unknown = [v for key, v in observed.items() if key not in known]
         if unknown:
@@ -446,14 +461,19 @@ def _levels(spec: ColumnSpec, values: pd.Series) -> tuple[Any, ...]:
                 column=spec.name,
             )
         return tuple(declared)
-    levels = list(observed.values())
+    return sorted_levels(observed.values())
+
+
+def sorted_levels(levels: Iterable[Any]) -> tuple[Any, ...]:
+    """Levels in their natural order, or by their text where they cannot be compared."""
+    levels = list(levels)
     try:
         return tuple(sorted(levels))
     except TypeError:
         return tuple(sorted(levels, key=str))
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-friendly scalar: numpy types unwrapped, whole floats as ints (1.0 reads as 1)."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -466,7 +486,7 @@ def _plain(value: Any) -> Any:
 
 def canonical_value(value: Any) -> Any:
     """Key under which equal values meet, so that 1, 1.0 and numpy's 1 are one level."""
-    value = _plain(value)
+    value = plain_value(value)
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, int | float):
@@ -526,4 +546,5 @@ def _encoder_from_dict(data: dict[str, Any]) -> ColumnEncoder:
         levels=tuple(data["levels"]),
         has_missing=bool(data["has_missing"]),
         unseen_in_training=tuple(int(i) for i in data.get("unseen_in_training", ())),
+        unknown_as_missing=bool(data.get("unknown_as_missing", False)),
     )

@@ -137,7 +137,7 @@ class ConditionalVAE(nn.Module):
 
     def sigma(self) -> torch.Tensor:
         """Per-column output noise scale of the Gaussian spans."""
-        return self.log_sigma.clamp(_LOG_SIGMA_MIN, 0.0).exp()
+        return sigma_of(self.log_sigma)
 
     def loss(
         self,
@@ -146,14 +146,20 @@ class ConditionalVAE(nn.Module):
         *,
         kl_weight: float,
         noise: torch.Tensor,
+        sigma: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Negative ELBO per row and column: reconstruction of every span plus the weighted KL
         term, divided by the number of columns so that its scale (and so the size of a useful
-        multiplier) does not depend on how wide the table is."""
+        multiplier) does not depend on how wide the table is.
+
+        ``sigma`` (one row per example, or one for all) replaces :meth:`sigma`: DP-SGD passes
+        it per row so that Opacus sees each row's share of its gradient.
+        """
         mean, log_var = self.encode(features, condition)
         latent = mean + torch.exp(0.5 * log_var) * noise
         output = self.decode(latent, condition)
-        elbo = reconstruction_loss(self.layout, output, features, self.sigma()) + kl_weight * (
+        sigma = self.sigma() if sigma is None else sigma
+        elbo = reconstruction_loss(self.layout, output, features, sigma) + kl_weight * (
             kl_divergence(mean, log_var)
         )
         return elbo / self.columns
@@ -194,6 +200,11 @@ class ConditionalVAE(nn.Module):
     def privacy_parameters(self) -> list[nn.Parameter]:
         """The parameters the privacy constraints act on."""
         return [self.privacy_knobs]
+
+
+def sigma_of(log_sigma: torch.Tensor) -> torch.Tensor:
+    """Output noise scales from their logarithms, kept between 0.01 and 1."""
+    return log_sigma.clamp(_LOG_SIGMA_MIN, 0.0).exp()
 
 
 def reconstruction_loss(

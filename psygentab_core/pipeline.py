@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from psygentab_core.config import TrainConfig
+from psygentab_core.dp import PrivacyLedger
 from psygentab_core.privacy import PrivacyReference
 from psygentab_core.release import ReleaseResult, release
 from psygentab_core.runs import RunSummary, summarise
@@ -28,6 +29,8 @@ class FitResult:
     reference: PrivacyReference
     release: ReleaseResult
     summary: RunSummary
+    # Differential privacy: every read of the real rows and the (ε, δ) spent; None without DP.
+    ledger: PrivacyLedger | None = None
 
     @property
     def synthetic(self) -> pd.DataFrame:
@@ -79,8 +82,11 @@ def finish(run: TrainingRun, *, rows: int, fit_seconds: float, dataset_name: str
         rows,
         seed=run.config.seed,
         tolerance=run.config.alm.tolerance,
+        # In DP mode the filter is off: it reads the training rows outside the mechanism.
+        filtering=run.config.dp is None,
     )
     release_seconds = time.perf_counter() - started
+    ledger = run.ledger()
     summary = summarise(
         data=run.data,
         config=run.config,
@@ -91,6 +97,7 @@ def finish(run: TrainingRun, *, rows: int, fit_seconds: float, dataset_name: str
         fit_seconds=fit_seconds,
         release_seconds=release_seconds,
         dataset_name=dataset_name,
+        ledger=ledger,
     )
     return FitResult(
         data=run.data,
@@ -100,4 +107,5 @@ def finish(run: TrainingRun, *, rows: int, fit_seconds: float, dataset_name: str
         reference=run.reference,
         release=released,
         summary=summary,
+        ledger=ledger,
     )

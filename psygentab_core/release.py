@@ -55,14 +55,19 @@ def release(
     *,
     seed: int,
     tolerance: float = 0.0,
+    filtering: bool = True,
 ) -> ReleaseResult:
-    """Draw ``rows`` rows that pass the record-level rules, and measure all constraints on them."""
+    """Draw ``rows`` rows that pass the record-level rules, and measure all constraints on them.
+
+    With ``filtering=False`` (differential privacy) nothing is rejected: the filter reads the
+    training rows outside the DP mechanism. The constraints are still measured, as an audit.
+    """
     if rows < 1:
         raise ReleaseError(f"The number of rows to release must be at least 1; got {rows}.")
     generator = torch.Generator().manual_seed(seed)
     model = synthesizer.build_model()
     encoder = synthesizer.encoder
-    filters = [c for c in constraints if isinstance(c, FILTERED)]
+    filters = [c for c in constraints if isinstance(c, FILTERED)] if filtering else []
     allowance = {c.key: int(np.floor(c.threshold * rows)) for c in filters}
     used = dict.fromkeys(allowance, 0)
     rejected_by = dict.fromkeys(allowance, 0)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from psygentab_core.config import TrainConfig, config_to_toml
+from psygentab_core.dp import PrivacyLedger
 from psygentab_core.io import write_table
 from psygentab_core.privacy import PrivacyReference, closer_share_against, coordinates_of
 from psygentab_core.release import ReleaseResult
@@ -44,6 +45,9 @@ class RunSummary:
     holdout_check: dict[str, Any]
     notes: list[str]
     versions: dict[str, str]
+    # Differential privacy: ``PrivacyLedger.to_dict()`` (the guarantee, every read of the real
+    # rows, the bound on attacks); None for a run trained without DP.
+    privacy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -87,6 +91,7 @@ def summarise(
     fit_seconds: float,
     release_seconds: float,
     dataset_name: str,
+    ledger: PrivacyLedger | None = None,
 ) -> RunSummary:
     """Collect the result of a run, including a check of the release against the holdout."""
     released_coordinates = coordinates_of(data.encoder, reference.space, released.table)
@@ -97,7 +102,10 @@ def summarise(
     last = history[-1] if history else None
     constraints = []
     for constraint in config.constraints:
-        record = last.constraint(constraint.key) if last else None
+        # DP runs train on no constraint, so their records carry none.
+        record = (
+            next((c for c in last.constraints if c.key == constraint.key), None) if last else None
+        )
         constraints.append(
             {
                 "key": constraint.key,
@@ -111,6 +119,9 @@ def summarise(
                 "multiplier": None if record is None else record.multiplier,
                 "penalty": None if record is None else record.penalty,
                 "unreachable": False if record is None else record.unreachable,
+                # In DP mode the constraints are measured on the release but never trained on
+                # or filtered by.
+                "enforced": config.dp is None,
             }
         )
     return RunSummary(
@@ -146,6 +157,7 @@ def summarise(
         },
         notes=list(notes),
         versions=package_versions(),
+        privacy=None if ledger is None else ledger.to_dict(),
     )
 
 

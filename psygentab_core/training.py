@@ -29,8 +29,10 @@ from psygentab_core.distances import (
     mmd_squared,
     soft_nearest_distances,
 )
+from psygentab_core.dp import PrivacyLedger, SgdAccountant, noise_seed, plan_dp_sgd
+from psygentab_core.dp_encoding import DpPreprocessing, fit_dp_encoder
 from psygentab_core.encoding import Span, SpanKind, TableEncoder, fit_encoder
-from psygentab_core.errors import TrainingError
+from psygentab_core.errors import ConfigError, TrainingError
 from psygentab_core.model import ConditionalVAE
 from psygentab_core.privacy import (
     PrivacyReference,
@@ -52,6 +54,7 @@ class StopReason(StrEnum):
 
     COMPLETED = "completed"
     STOPPED = "stopped by the user"
+    BUDGET = "privacy budget spent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class EpochRecord:
     seconds: float
     elapsed: float
     privacy_spread: tuple[float, ...] = ()
+    # Differential privacy: the total ε spent so far (preprocessing and DP-SGD); None without DP.
     epsilon: float | None = None
     stop: StopReason | None = None
     notes: tuple[str, ...] = ()
@@ -113,11 +117,25 @@ class PreparedData:
     reference: pd.DataFrame
     holdout: pd.DataFrame
     encoder: TableEncoder
+    # In DP mode: how the encoder and the class shares were made, and what they cost.
+    privacy: DpPreprocessing | None = None
 
 
 def prepare_data(frame: pd.DataFrame, schema: TableSchema, config: TrainConfig) -> PreparedData:
-    """Validate, split (before anything is learned) and fit the encoder on the members only."""
+    """Validate, split (before anything is learned) and fit the encoder on the members only.
+
+    In DP mode the split reads no value (it is not stratified) and the encoder's statistics are
+    public or DP estimates (:func:`psygentab_core.dp_encoding.fit_dp_encoder`).
+    """
     validate_schema(schema, frame)
+    if config.dp is not None:
+        split = split_rows(frame, config.split, target=None, seed=config.seed)
+        members, reference, holdout = split.parts(frame)
+        rng = np.random.default_rng(noise_seed(config.dp, seed=config.seed, stream=1))
+        privacy = fit_dp_encoder(schema, members, dp=config.dp, rng=rng)
+        return PreparedData(
+            frame, schema, split, members, reference, holdout, privacy.encoder, privacy
+        )
     split = split_rows(frame, config.split, target=schema.target, seed=config.seed)
     members, reference, holdout = split.parts(frame)
     encoder = fit_encoder(schema, members, layout_rows=frame)
@@ -200,6 +218,11 @@ class TrainingRun:
     """
 
     def __init__(self, data: PreparedData, config: TrainConfig) -> None:
+        if (config.dp is None) != (data.privacy is None):
+            raise ConfigError(
+                "The data were prepared for a different privacy mode: call prepare_data with "
+                "the configuration that trains on them."
+            )
         self.data = data
         self.config = config
         self.reference: PrivacyReference | None = None
@@ -207,8 +230,13 @@ class TrainingRun:
         self.notes: list[str] = []
         self._model: ConditionalVAE | None = None
         self._stop_requested = threading.Event()
-        self._class_shares = _class_shares(data.encoder, data.members)
+        self._class_shares = (
+            data.privacy.class_shares
+            if data.privacy is not None
+            else _class_shares(data.encoder, data.members)
+        )
         self._bandwidth = 1.0
+        self._accountant: SgdAccountant | None = None
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current optimiser step."""
@@ -221,8 +249,44 @@ class TrainingRun:
         weights = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
         return Synthesizer(self.data.encoder, self.config.model, weights, self._class_shares)
 
+    @property
+    def accountant(self) -> SgdAccountant | None:
+        """In DP mode once training has started: the DP-SGD plan (``.plan``) and Opacus's count
+        of the noisy steps taken; else None."""
+        return self._accountant
+
+    def ledger(self) -> PrivacyLedger | None:
+        """In DP mode, every read of the real rows so far and the (ε, δ) spent; else None."""
+        if self.config.dp is None or self.data.privacy is None:
+            return None
+        # Imported here: Opacus takes a second or two to load, and only DP runs need it.
+        from psygentab_core.dp_training import run_ledger
+
+        return run_ledger(
+            self.data.privacy,
+            self._accountant,
+            dp=self.config.dp,
+            seed=self.config.seed,
+            parts={
+                "members": len(self.data.members),
+                "reference": len(self.data.reference),
+                "holdout": len(self.data.holdout),
+            },
+            constraint_labels=tuple(c.label for c in self.config.constraints),
+            mmd_weight=self.config.model.mmd_weight,
+        )
+
     def epochs(self) -> Iterator[EpochRecord]:
-        """Train, yielding one record per epoch; the last record carries a stop reason."""
+        """Train, yielding one record per epoch; the last record carries a stop reason.
+
+        With ``config.dp`` this is DP-SGD (:meth:`_private_epochs`), otherwise the Augmented
+        Lagrangian under the privacy constraints.
+        """
+        if self.config.dp is not None:
+            return self._private_epochs()
+        return self._constrained_epochs()
+
+    def _constrained_epochs(self) -> Iterator[EpochRecord]:
         config, data = self.config, self.data
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed)
@@ -288,7 +352,7 @@ class TrainingRun:
                     for c in config.constraints
                 }
             model.eval()
-            measured, fidelity = self._measure(model, reference, features)
+            measured, fidelity = self._measure(model, reference, features, config.constraints)
             new_notes = []
             for constraint in config.constraints:
                 before = states[constraint.key]
@@ -334,6 +398,110 @@ class TrainingRun:
             yield record
             if stopped:
                 return
+
+    def _private_epochs(self) -> Iterator[EpochRecord]:
+        """DP-SGD: Poisson batches, per-row clipping and Gaussian noise (Opacus), ε counted by
+        Opacus's accountant; stops before a step that would exceed the budget."""
+        from psygentab_core.dp_training import DpSgd, steps_per_epoch
+
+        config, data = self.config, self.data
+        assert config.dp is not None
+        assert data.privacy is not None
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = generator_for(data.encoder, config.model)
+        self._model = model
+        # Built for the audit of the release only; DP training never reads it.
+        self.reference = build_reference(data.encoder, data.members, data.reference)
+        features, condition = (torch.from_numpy(a) for a in data.encoder.encode(data.members))
+        rows = features.shape[0]
+        per_epoch = steps_per_epoch(rows, config.batch_size)
+        plan = plan_dp_sgd(
+            config.dp,
+            data.privacy.budget,
+            rows=rows,
+            batch_size=min(config.batch_size, rows),
+            planned_steps=config.epochs * per_epoch,
+        )
+        accountant = SgdAccountant(plan)
+        self._accountant = accountant
+        secret = torch.Generator().manual_seed(noise_seed(config.dp, seed=config.seed, stream=2))
+        trainer = DpSgd(
+            model,
+            plan,
+            learning_rate=config.learning_rate,
+            kl_weight=config.model.kl_weight,
+            generator=secret,
+            on_step=accountant.hook,
+        )
+        if not self.notes:
+            self.notes.append(plan.describe())
+            if plan.budget_steps < plan.planned_steps:
+                self.notes.append(
+                    f"The budget allows {plan.budget_steps} of the {plan.planned_steps} planned "
+                    "steps at this noise level: training will stop early."
+                )
+        try:
+            for epoch in range(1, config.epochs + 1):
+                epoch_started = time.perf_counter()
+                model.train()
+                loss_sum, steps, spent = 0.0, 0, False
+                for index in trainer.batches(per_epoch):
+                    if self._stop_requested.is_set():
+                        break
+                    if not accountant.can_step():
+                        spent = True
+                        break
+                    noise = torch.randn(len(index), model.latent_dim, generator=generator)
+                    step_loss = trainer.step(features[index], condition[index], noise)
+                    check_finite(step_loss, step_loss, epoch=epoch, step=steps + 1)
+                    loss_sum += step_loss
+                    steps += 1
+                stopped = self._stop_requested.is_set()
+                # Out of budget with planned steps left (a hand-set noise multiplier).
+                spent = not stopped and (
+                    spent or (not accountant.can_step() and accountant.steps < plan.planned_steps)
+                )
+                if steps == 0 and self.history:
+                    loss = self.history[-1].objective
+                else:
+                    loss = loss_sum / max(steps, 1)
+                model.eval()
+                _, fidelity = self._measure(model, self.reference, features, ())
+                ledger = self.ledger()
+                assert ledger is not None
+                now = time.perf_counter()
+                record = EpochRecord(
+                    epoch=epoch,
+                    total_epochs=config.epochs,
+                    steps=steps,
+                    objective=loss,
+                    lagrangian=loss,
+                    fidelity=fidelity,
+                    constraints=(),
+                    seconds=now - epoch_started,
+                    elapsed=now - started,
+                    privacy_spread=tuple(float(k) for k in model.privacy_spread().detach()),
+                    epsilon=ledger.epsilon,
+                    stop=(
+                        StopReason.STOPPED
+                        if stopped
+                        else StopReason.BUDGET
+                        if spent
+                        else StopReason.COMPLETED
+                        if epoch == config.epochs
+                        else None
+                    ),
+                    notes=tuple(self.notes) if epoch == 1 else (),
+                )
+                self.history.append(record)
+                yield record
+                if stopped or spent:
+                    return
+        finally:
+            trainer.close()
 
     def _step(
         self,
@@ -410,6 +578,7 @@ class TrainingRun:
         model: ConditionalVAE,
         reference: PrivacyReference,
         member_features: torch.Tensor,
+        constraints: tuple[Constraint, ...],
     ) -> tuple[dict[str, float], float]:
         # The same random numbers every epoch: changes between epochs then reflect the model,
         # not sampling noise, so the multipliers do not chase noise.
@@ -421,11 +590,11 @@ class TrainingRun:
         with torch.no_grad():
             features = model.sample(target, generator=generator, relaxed=False)
         measured: dict[str, float] = {}
-        if self.config.constraints:
+        if constraints:
             frame = self.data.encoder.decode(features.numpy(), target.numpy())
             coordinates = distance_coordinates(reference.space, features, target)
             audit = audit_sample(reference, coordinates, row_keys(frame, self.data.encoder.schema))
-            measured = {c.key: c.measure(audit, reference) for c in self.config.constraints}
+            measured = {c.key: c.measure(audit, reference) for c in constraints}
         return measured, marginal_similarity(self.data.encoder.spans, member_features, features)
 
 

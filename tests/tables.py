@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from psygentab_core.config import TrainConfig
+from psygentab_core.dp import DpConfig
 from psygentab_core.model import ModelConfig
 from psygentab_core.split import SplitConfig
 
@@ -61,3 +62,29 @@ def quick_config(**overrides: object) -> TrainConfig:
 
 
 MEMORISING_SPLIT = SplitConfig(holdout_fraction=0.25, reference_fraction=0.25)
+
+
+# Public ranges of mixed_table's numeric columns (dates as days since 1970), as a user would
+# declare clinical limits: a table this small has too few rows to find them privately.
+MIXED_PUBLIC_BOUNDS = (("age", 0.0, 120.0), ("bmi", 10.0, 60.0), ("admitted", 18000.0, 19500.0))
+
+
+def dp_quick_config(**overrides: object) -> TrainConfig:
+    """A differentially private configuration for mixed_table, small enough for unit tests.
+
+    Reproducible (noise drawn from the seed) so that runs can be compared; ``dp`` overrides
+    replace individual DpConfig settings, e.g. ``dp={"epsilon": 1.0}``.
+    """
+    dp_settings: dict[str, object] = {
+        "epsilon": 5.0,
+        "public_bounds": MIXED_PUBLIC_BOUNDS,
+        "public_categories": True,
+        "reproducible": True,
+        # RDP answers faster than PRV; small batches keep the sampling rate low, which is
+        # where both accountants are quick.
+        "accountant": "rdp",
+    }
+    dp_settings.update(overrides.pop("dp", {}))  # type: ignore[arg-type]
+    settings: dict[str, object] = {"batch_size": 16, "measurement_rows": 1000}
+    settings.update(overrides)
+    return quick_config(dp=DpConfig(**dp_settings), **settings)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from psygentab_core.alm import AlmConfig
-from psygentab_core.config import TrainConfig, config_to_toml, load_config
+from psygentab_core.config import TrainConfig, config_to_toml, dp_train_config, load_config
 from psygentab_core.constraints import CloseRecordConstraint, ExactMatchConstraint
+from psygentab_core.dp import DpConfig
 from psygentab_core.errors import ConfigError
 from psygentab_core.model import ModelConfig
 from psygentab_core.split import SplitConfig
@@ -65,3 +66,55 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_dict_round_trip() -> None:
     config = TrainConfig(seed=11)
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+# --- differential privacy ----------------------------------------------------------------------
+
+
+def test_dp_section_round_trips_through_toml(tmp_path: Path) -> None:
+    config = dp_train_config(
+        DpConfig(
+            epsilon=3.0,
+            delta=1e-6,
+            accountant="rdp",
+            public_bounds=(("age", 0.0, 120.0), ("bmi level", 10.0, 60.0)),
+            public_categories=True,
+        ),
+        seed=4,
+    )
+    path = tmp_path / "dp.toml"
+    path.write_text(config_to_toml(config))
+    assert "[dp]" in path.read_text()
+    assert load_config(path) == config
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    # Unset options are left out of the file (TOML has no null) and come back unset.
+    plain = dp_train_config(DpConfig(epsilon=1.0))
+    path.write_text(config_to_toml(plain))
+    assert "delta" not in path.read_text()
+    assert load_config(path) == plain
+
+
+def test_a_partial_dp_section_keeps_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text('[dp]\nepsilon = 2\n[dp.public_bounds]\n"age" = [0, 120]\n')
+    config = load_config(path)
+    assert config.dp == DpConfig(epsilon=2.0, public_bounds=(("age", 0.0, 120.0),))
+    assert config.model == TrainConfig().model
+    assert TrainConfig().dp is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[dp]\ndelta = 1e-5\n", r"\[dp\] needs epsilon"),
+        ("[dp]\nepsilon = -1\n", "dp.epsilon must be a positive"),
+        ("[dp]\nepsilon = 1\nsigma = 2\n", r"Unknown setting\(s\) in \[dp\]: sigma"),
+        ("[dp]\nepsilon = 1\n[dp.public_bounds]\nage = [0]\n", r"public_bounds.age must be"),
+        ("dp = 3\n", r"\[dp\] must be a table"),
+    ],
+)
+def test_bad_dp_settings_are_named_in_toml(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -471,3 +471,14 @@ def test_columns_of_few_repeated_values_generate_only_common_observed_values() -
 def test_continuous_columns_have_no_discrete_support() -> None:
     frame = pd.DataFrame({"bmi": np.random.default_rng(1).normal(25, 4, 500).round(2)})
     assert fit_encoder(infer_schema(frame), frame).features[0].discrete_values == ()
+
+
+def test_one_hot_block_of_many_levels() -> None:
+    # Encoded without a levels × levels identity matrix (200 MB for 5,000 levels).
+    levels = tuple(f"L{i:04d}" for i in range(5000))
+    encoder = ChoiceEncoder("code", ColumnKind.CATEGORICAL, levels, has_missing=True)
+    block = encoder.encode(pd.Series(["L0003", None, "L4999"]))
+    assert block.shape == (3, 5001)
+    assert block.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
+    assert block.argmax(axis=1).tolist() == [3, 5000, 4999]
+    assert encoder.decode(block).tolist() == ["L0003", None, "L4999"]

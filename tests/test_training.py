@@ -20,10 +20,11 @@ from psygentab_core.constraints import (
     violation,
 )
 from psygentab_core.distances import distance_coordinates
+from psygentab_core.dp import Coverage, epsilon_spent
 from psygentab_core.encoding import Span, SpanKind
-from psygentab_core.errors import ReleaseError, TrainingError
+from psygentab_core.errors import ConfigError, ReleaseError, TrainingError
 from psygentab_core.model import ModelConfig
-from psygentab_core.pipeline import finish
+from psygentab_core.pipeline import finish, fit
 from psygentab_core.privacy import audit_sample, row_keys
 from psygentab_core.schema import infer_schema
 from psygentab_core.training import (
@@ -32,7 +33,13 @@ from psygentab_core.training import (
     marginal_similarity,
     prepare_data,
 )
-from tests.tables import MEMORISING_SPLIT, memorising_table, mixed_table, quick_config
+from tests.tables import (
+    MEMORISING_SPLIT,
+    dp_quick_config,
+    memorising_table,
+    mixed_table,
+    quick_config,
+)
 
 
 def start(frame: pd.DataFrame, target: str, config) -> TrainingRun:
@@ -236,3 +243,135 @@ def test_a_loss_that_is_no_longer_a_number_stops_training_with_a_message(
     monkeypatch.setattr(run, "_step", lambda *args: (float("nan"), float("nan"), {}))
     with pytest.raises(TrainingError, match=r"diverged at epoch 1, step 1: the loss became nan"):
         list(run.epochs())
+
+
+# --- differential privacy ----------------------------------------------------------------------
+
+
+def test_dp_records_the_epsilon_opacus_counts_and_never_passes_the_target(
+    table: pd.DataFrame,
+) -> None:
+    run = start(table, "outcome", dp_quick_config(epochs=3))
+    records = list(run.epochs())
+    spent = [r.epsilon for r in records]
+    assert None not in spent
+    assert spent == sorted(spent)
+    assert spent[-1] <= 5.0
+    assert records[-1].stop is StopReason.COMPLETED
+    assert records[0].notes[0].startswith("DP-SGD: Poisson sampling rate q = ")
+    for record in records:
+        json.dumps(record.to_dict())
+        assert record.constraints == ()
+        assert record.privacy_spread == records[0].privacy_spread  # the knobs stay fixed
+    accountant = run.accountant
+    assert accountant is not None
+    plan = accountant.plan
+    assert accountant.steps == sum(r.steps for r in records) == plan.planned_steps
+    # Our ε is the preprocessing's share plus an independent Opacus accountant stepped as often.
+    preprocessing = run.data.privacy.budget.preprocessing_epsilon
+    sgd = epsilon_spent(
+        noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate,
+        steps=accountant.steps,
+        delta=plan.delta,
+        accountant=plan.accountant,
+    )
+    assert spent[-1] == pytest.approx(preprocessing + sgd, rel=1e-12)
+    assert run.ledger().epsilon == spent[-1]
+
+
+def test_dp_training_stops_before_a_step_that_would_pass_the_budget(table: pd.DataFrame) -> None:
+    # A hand-set, small noise multiplier: the budget runs out long before the planned epochs.
+    config = dp_quick_config(epochs=30, dp={"epsilon": 2.0, "noise_multiplier": 0.8})
+    run = start(table, "outcome", config)
+    records = list(run.epochs())
+    assert records[-1].stop is StopReason.BUDGET
+    assert len(records) < 30
+    assert max(r.epsilon for r in records) <= 2.0
+    plan = run.accountant.plan
+    assert run.accountant.steps == plan.budget_steps < plan.planned_steps
+    one_more = epsilon_spent(
+        noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate,
+        steps=plan.budget_steps + 1,
+        delta=plan.delta,
+        accountant=plan.accountant,
+    )
+    assert run.data.privacy.budget.preprocessing_epsilon + one_more > 2.0
+    assert any("training will stop early" in note for note in records[0].notes)
+    assert len(run.synthesizer().sample(10)) == 10
+
+
+def test_dp_ledger_lists_every_read_of_the_real_rows(table: pd.DataFrame) -> None:
+    result = fit(table, target="outcome", config=dp_quick_config(epochs=2))
+    ledger = result.ledger
+    assert ledger is not None
+    columns = [f"encoder: {spec.name}" for spec in result.data.schema.modelled]
+    assert [e.step for e in ledger.entries] == [
+        "schema",
+        "validation",
+        "split",
+        "row count",
+        *columns,
+        "DP-SGD",
+        "fidelity proxy",
+        "release audit",
+        "holdout check",
+    ]
+    assert all(e.coverage is not Coverage.VOIDS for e in ledger.entries)
+    assert ledger.guarantee_holds
+    assert ledger.epsilon == result.history[-1].epsilon
+    assert ledger.epsilon <= ledger.target_epsilon == 5.0
+    assert ledger.entry("DP-SGD").epsilon > 0
+    assert any(d.startswith("The release filter") for d in ledger.disabled)
+    assert any("Augmented Lagrangian" in d for d in ledger.disabled)
+    # The release is the generator's sample as drawn; the constraints are only measured.
+    assert result.release.rejected == 0
+    assert result.release.drawn == len(table)
+    assert not any(c["enforced"] for c in result.summary.constraints)
+    assert result.summary.privacy == ledger.to_dict()
+    assert result.summary.privacy["epsilon"] <= 5.0
+
+
+def test_dp_generator_and_release_depend_on_the_training_rows_only(table: pd.DataFrame) -> None:
+    # The ledger says no mechanism reads the reference or holdout rows: rewrite all of them and
+    # nothing released may change; change the training rows and the generator does.
+    config = dp_quick_config(epochs=2)
+    schema = infer_schema(table, target="outcome")
+    first = fit(table, schema=schema, config=config)
+    others = np.concatenate([first.data.split.reference, first.data.split.holdout])
+    rewritten = table.copy()
+    rewritten.loc[others, "age"] = 99
+    rewritten.loc[others, "bmi"] = np.nan
+    rewritten.loc[others, "ward"] = "A"
+    second = fit(rewritten, schema=schema, config=config)
+    np.testing.assert_array_equal(first.data.split.members, second.data.split.members)
+    for key, weights in first.synthesizer.weights.items():
+        assert torch.equal(weights, second.synthesizer.weights[key]), key
+    assert first.synthesizer.class_shares == second.synthesizer.class_shares
+    pd.testing.assert_frame_equal(first.synthetic, second.synthetic)
+    members = table.copy()
+    members.loc[first.data.split.members, "age"] = 18
+    third = fit(members, schema=schema, config=config)
+    assert not torch.equal(
+        first.synthesizer.weights["to_output.weight"], third.synthesizer.weights["to_output.weight"]
+    )
+
+
+def test_dp_stop_request_ends_with_a_stopped_record(table: pd.DataFrame) -> None:
+    run = start(table, "outcome", dp_quick_config(epochs=10))
+    records = []
+    for record in run.epochs():
+        records.append(record)
+        run.request_stop()
+    assert records[-1].stop is StopReason.STOPPED
+    assert records[-1].steps == 0
+    assert records[-1].epsilon == records[0].epsilon
+    assert len(run.synthesizer().sample(5)) == 5
+
+
+def test_dp_data_must_be_prepared_for_dp(table: pd.DataFrame) -> None:
+    schema = infer_schema(table, target="outcome")
+    plain = prepare_data(table, schema, quick_config())
+    with pytest.raises(ConfigError, match="different privacy mode"):
+        TrainingRun(plain, dp_quick_config())

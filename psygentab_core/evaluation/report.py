@@ -22,8 +22,13 @@ from plotly.offline import get_plotlyjs
 
 from psygentab_core.evaluation.evaluate import Evaluation
 from psygentab_core.evaluation.figures import REAL, SYNTHETIC
-from psygentab_core.evaluation.figures.catalogue import report_figures, training_figures
+from psygentab_core.evaluation.figures.catalogue import (
+    dp_figures,
+    report_figures,
+    training_figures,
+)
 from psygentab_core.evaluation.result import Family, MetricResult
+from psygentab_core.schema import ColumnKind, TableSchema
 
 FAMILY_INTRODUCTIONS = {
     Family.FIDELITY: (
@@ -72,6 +77,13 @@ class RunInfo:
     constraints: Sequence[Mapping[str, Any]] = ()
     versions: Mapping[str, str] = field(default_factory=dict)
     notes: Sequence[str] = ()
+    # A DP run's ledger (``RunSummary.privacy``); None for a run without DP, or an unknown one.
+    privacy: Mapping[str, Any] | None = None
+
+
+def kept_identifiers(schema: TableSchema) -> list[str]:
+    """Columns flagged as likely direct identifiers that the user chose to model anyway."""
+    return [c.name for c in schema.columns if c.identifier and c.kind is not ColumnKind.EXCLUDED]
 
 
 def report_data(evaluation: Evaluation, info: RunInfo) -> dict[str, Any]:
@@ -98,6 +110,9 @@ def report_data(evaluation: Evaluation, info: RunInfo) -> dict[str, Any]:
         "constraints": list(info.constraints),
         "history": list(info.history),
         "notes": list(info.notes),
+        "kept_identifiers": kept_identifiers(context.schema),
+        "guarantee": guarantee_text(info),
+        "privacy": None if info.privacy is None else dict(info.privacy),
         "scope": PRIVACY_SCOPE,
         "timings_seconds": evaluation.seconds,
         "metrics": [r.to_dict() for r in evaluation.results],
@@ -120,7 +135,9 @@ def build_report(
     json_path.write_text(json.dumps(data, indent=1, default=_json_default))
     builders = [report_figures] if figure_builders is None else figure_builders
     figures = [entry for builder in builders for entry in builder(evaluation)]
-    figures += training_figures(info.history)
+    figures += dp_figures(evaluation, info.privacy)
+    target = None if info.privacy is None else info.privacy.get("target_epsilon")
+    figures += training_figures(info.history, target_epsilon=target)
     html_path.write_text(_render(data, evaluation, info, figures))
     return html_path, json_path
 
@@ -147,12 +164,29 @@ def _render(
         f"<code>{_e(dataset['fingerprint'] or 'not given')}</code> · evaluation seed "
         f"{data['evaluation_seed']}</p>",
         f"<p class='scope'>{_e(PRIVACY_SCOPE)}</p>",
+        *(
+            f"<p class='warning'>Column <b>{_e(name)}</b> looks like a direct identifier and was "
+            "kept in training at the user's request: the generator learned it, and synthetic "
+            "rows may carry values of it.</p>"
+            for name in data["kept_identifiers"]
+        ),
         _legend(),
+        "<h2>Formal privacy guarantee</h2>",
+        f"<p class='guarantee'>{_e(data['guarantee'])}</p>",
+    ]
+    if info.privacy is not None:
+        parts.append(_privacy_section(info.privacy, evaluation.results))
+    parts += [
         "<h2>Summary</h2>",
         _summary_table(evaluation.results),
     ]
     if info.constraints:
-        parts += ["<h2>Privacy constraints set for training</h2>", _constraint_table(info)]
+        title = (
+            "Privacy constraints set for training"
+            if info.privacy is None
+            else "Privacy constraints (measured on the release only: not enforced with DP)"
+        )
+        parts += [f"<h2>{title}</h2>", _constraint_table(info)]
     for note in info.notes:
         parts.append(f"<p class='note'>{_e(note)}</p>")
     for family in Family:
@@ -173,6 +207,58 @@ def _render(
         parts.append(_figure_html(caption, figure))
     parts += ["<h2>Appendix</h2>", _appendix(data)]
     parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def guarantee_text(info: RunInfo) -> str:
+    """What the report can truthfully say about the generator's privacy guarantee."""
+    if info.privacy is not None:
+        return str(info.privacy["statement"])
+    if info.config:
+        return (
+            "None: this run was trained without differential privacy. Its privacy rests on the "
+            "empirical constraints it was trained under and on the audit below, which measure "
+            "what these particular attacks achieve on these rows, not what any attacker could."
+        )
+    return (
+        "Not known to this report: no run record came with the synthetic table, so nothing is "
+        "claimed beyond the audit below."
+    )
+
+
+def _privacy_section(privacy: Mapping[str, Any], results: Sequence[MetricResult]) -> str:
+    """The DP ledger (every read of the real rows) and the attack bound against the measured
+    attacks."""
+    bound = privacy["attack_bound"]
+    rows = [
+        "<table class='summary'><tr><th>Step</th><th>Reads</th><th>Coverage</th><th>ε</th>"
+        "<th>δ</th><th>How</th></tr>"
+    ]
+    for entry in privacy["entries"]:
+        rows.append(
+            f"<tr><td>{_e(entry['step'])}</td><td>{_e(entry['reads'])}</td>"
+            f"<td>{_e(entry['coverage'])}</td><td class='num'>{_number(entry['epsilon'])}</td>"
+            f"<td class='num'>{entry['delta']:.2g}</td><td>{_e(entry['mechanism'])}</td></tr>"
+        )
+    rows.append("</table>")
+    attacks = [r for r in results if r.key.startswith("privacy.mia_")]
+    measured = "; ".join(f"{r.name}: AUC {_number(r.value)}" for r in attacks)
+    parts = [
+        f"<p>By Kairouz et al. (2015), no membership attack on a training row can exceed "
+        f"TPR ≤ e^ε·FPR + δ: at most ROC AUC {_number(bound['max_auc'])}, TPR − FPR "
+        f"{_number(bound['max_advantage'])}, accuracy {_number(bound['max_accuracy'])} on "
+        "balanced members and non-members."
+        + (f" Measured here: {_e(measured)}." if measured else "")
+        + "</p>",
+        "<h3>Ledger: every read of the real rows</h3>",
+        "\n".join(rows),
+    ]
+    if privacy.get("disabled"):
+        items = "".join(f"<li>{_e(item)}</li>" for item in privacy["disabled"])
+        parts.append(f"<h3>Switched off in DP mode</h3><ul>{items}</ul>")
+    if privacy.get("caveats"):
+        items = "".join(f"<li>{_e(item)}</li>" for item in privacy["caveats"])
+        parts.append(f"<h3>Caveats</h3><ul>{items}</ul>")
     return "\n".join(parts)
 
 
@@ -302,6 +388,7 @@ def _json_default(value: Any) -> Any:
 
 
 _CSS = """
+.warning { background: #fdecea; border-left: 4px solid #b2182b; padding: 8px 12px; }
 body { font-family: Inter, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1d2733;
        background: #f6f7f9; margin: 0; }
 main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
@@ -310,6 +397,7 @@ h2 { border-bottom: 2px solid #e3e6ea; padding-bottom: 4px; margin-top: 40px; }
 h3 { font-size: 16px; margin: 18px 0 4px; }
 .lead { font-size: 16px; } .meta, .facts { color: #5b6773; font-size: 13px; }
 .scope { background: #fff6e5; border-left: 4px solid #e0a030; padding: 8px 12px; }
+.guarantee { background: #eef7ee; border-left: 4px solid #1b7837; padding: 8px 12px; }
 .note { background: #eef4fa; border-left: 4px solid #1f5f8b; padding: 8px 12px; }
 .threat { background: #f7eef0; border-left: 4px solid #b2182b; padding: 6px 12px; font-size: 14px; }
 .value { color: #1f5f8b; } .interval { color: #5b6773; font-weight: normal; font-size: 14px; }

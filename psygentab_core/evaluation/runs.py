@@ -39,6 +39,7 @@ def info_from_fit(result: FitResult) -> RunInfo:
         constraints=summary.constraints,
         versions=summary.versions,
         notes=summary.notes,
+        privacy=summary.privacy,
     )
 
 
@@ -66,6 +67,7 @@ def info_from_run_dir(folder: str | Path) -> tuple[RunInfo, TableSchema]:
             constraints=summary["constraints"],
             versions=summary["versions"],
             notes=summary.get("notes", []),
+            privacy=summary.get("privacy"),
         ),
         schema,
     )

@@ -114,3 +114,26 @@ def test_cli_evaluate_names_a_bad_column(tmp_path: Path) -> None:
     assert status == 2
     assert "Synthetic table" in stderr.getvalue()
     assert "'age'" in stderr.getvalue()
+
+
+def test_an_identifier_kept_by_the_user_is_warned_about_in_the_report(
+    evaluation: Evaluation, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from psygentab_core.schema import ColumnKind
+
+    schema = evaluation.context.schema
+    name = next(c.name for c in schema.columns if c.kind is ColumnKind.CATEGORICAL)
+    flagged = schema.with_kind(name, ColumnKind.CATEGORICAL, reason="kept by the user")
+    flagged = type(schema)(
+        tuple(replace(c, identifier=True) if c.name == name else c for c in flagged.columns),
+        target=schema.target,
+    )
+    data = replace(evaluation.context.data, schema=flagged)
+    kept = replace(evaluation, context=replace(evaluation.context, data=data))
+    html_path, json_path = build_report(kept, tmp_path / "report.html")
+    assert json.loads(json_path.read_text())["kept_identifiers"] == [name]
+    assert f"Column <b>{name}</b> looks like a direct identifier" in html_path.read_text()
+    plain_html, _ = build_report(evaluation, tmp_path / "plain.html")
+    assert "looks like a direct identifier" not in plain_html.read_text()

@@ -7,6 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from psygentab_core.dp import attack_bound
 from psygentab_core.evaluation.evaluate import Evaluation
 from psygentab_core.evaluation.figures import (
     fairness,
@@ -189,15 +190,45 @@ def privacy_figures(evaluation: Evaluation) -> list[Entry]:
     return entries
 
 
-def training_figures(history: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """The training curves of the run, if a history is known."""
+def training_figures(
+    history: Sequence[Mapping[str, Any]], *, target_epsilon: float | None = None
+) -> list[Entry]:
+    """The training curves of the run, if a history is known; for a DP run also ε spent."""
     if not history:
         return []
-    return [
+    entries: list[Entry] = [
         (
             None,
             "Objective, each constraint's measured value relative to its threshold (at or "
             "below the dashed line is met), multipliers, penalties and privacy knobs, per epoch.",
             training.training_curves(history),
+        )
+    ]
+    if any(h.get("epsilon") is not None for h in history):
+        entries.append(
+            (
+                None,
+                "Differential privacy: ε spent after each epoch (the encoder's statistics, then "
+                "DP-SGD as counted by Opacus's accountant); it never passes the target.",
+                training.epsilon_curve(history, target=target_epsilon),
+            )
+        )
+    return entries
+
+
+def dp_figures(evaluation: Evaluation, ledger: Mapping[str, Any] | None) -> list[Entry]:
+    """For a DP run (``ledger``: ``result.json``'s ``privacy``), the attacks' ROC curves against
+    the bound its (ε, δ) sets."""
+    attacks = [r for r in evaluation.by_family(Family.PRIVACY) if r.key.startswith("privacy.mia_")]
+    if not ledger or not attacks:
+        return []
+    bound = attack_bound(ledger["epsilon"], ledger["delta"])
+    return [
+        (
+            Family.PRIVACY,
+            "The measured attacks against the most any attack could reach under the run's "
+            "differential-privacy guarantee (grey area: TPR ≤ e^ε·FPR + δ and its mirror). A "
+            "measured curve above the grey line would contradict the guarantee.",
+            privacy.attack_roc(attacks, bound=bound),
         )
     ]

@@ -7,15 +7,32 @@ from itertools import pairwise
 
 import plotly.graph_objects as go
 
+from psygentab_core.dp import AttackBound
 from psygentab_core.evaluation.figures import HOLDOUT, NEUTRAL, SYNTHETIC, styled
 from psygentab_core.evaluation.result import MetricResult
 
 ATTACK_COLOURS = ("#b2182b", "#5e3c99", "#1b7837")
 
 
-def attack_roc(attacks: Sequence[MetricResult]) -> go.Figure:
-    """ROC curves of the membership attacks on log-scaled false-positive rates, with chance."""
+def attack_roc(attacks: Sequence[MetricResult], *, bound: AttackBound | None = None) -> go.Figure:
+    """ROC curves of the membership attacks on log-scaled false-positive rates, with chance and,
+    for a differentially private run, the most any attack could reach (:func:`attack_bound`)."""
     figure = go.Figure()
+    if bound is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[max(a, 1e-4) for a in bound.fpr],
+                y=bound.tpr,
+                mode="lines",
+                name=(
+                    f"most any attack can reach under (ε = {bound.epsilon:.3g}, "
+                    f"δ = {bound.delta:.2g}): AUC ≤ {bound.max_auc:.3f}"
+                ),
+                line={"color": NEUTRAL, "width": 1.5},
+                fill="tozeroy",
+                fillcolor="rgba(127,127,127,0.08)",
+            )
+        )
     for result, colour in zip(attacks, ATTACK_COLOURS, strict=False):
         roc = result.details["roc"]
         interval = result.interval

@@ -1,4 +1,5 @@
-"""Live training curves: objective, each constraint against its threshold, multipliers."""
+"""Live training curves: objective, each constraint against its threshold, multipliers, and the
+privacy budget spent by a differentially private run."""
 
 from __future__ import annotations
 
@@ -110,6 +111,35 @@ def training_curves(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     figure.update_xaxes(title="epoch", row=2)
     styled(figure, title="Training with the Augmented Lagrangian", height=680)
     return figure.update_layout(legend={**LEGEND_BELOW, "y": -0.12}, margin={"b": 110})
+
+
+def epsilon_curve(
+    history: Sequence[Mapping[str, Any]], *, target: float | None = None
+) -> go.Figure:
+    """ε spent after each epoch of a DP run (``EpochRecord.epsilon``; works mid-run), with the
+    target as a dashed line. Epochs without an ε (a run without DP) are left out."""
+    points = [(h["epoch"], h["epsilon"]) for h in history if h.get("epsilon") is not None]
+    figure = go.Figure(
+        go.Scatter(
+            x=[epoch for epoch, _ in points],
+            y=[epsilon for _, epsilon in points],
+            mode="lines+markers",
+            name="ε spent",
+            line={"color": SYNTHETIC},
+            hovertemplate="epoch %{x}: ε = %{y:.3f}<extra></extra>",
+        )
+    )
+    if target is not None:
+        figure.add_hline(
+            y=target,
+            line={"color": NEUTRAL, "dash": "dash"},
+            annotation_text=f"target ε = {target:g}",
+            annotation_position="top left",
+        )
+    top = max([target or 0.0, *(epsilon for _, epsilon in points)], default=1.0)
+    figure.update_yaxes(title="ε spent (preprocessing and DP-SGD)", range=[0, 1.1 * top or 1.0])
+    figure.update_xaxes(title="epoch")
+    return styled(figure, title="Differential privacy: budget spent", height=340)
 
 
 def _relative(constraint: Mapping[str, Any]) -> float:
