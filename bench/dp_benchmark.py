@@ -1,6 +1,6 @@
 """Utility, fairness and attack success of differentially private training against ε.
 
-Run: ``python bench/dp_benchmark.py`` (about half an hour on two cores; ``--quick`` for a smoke
+Run: ``python bench/dp_benchmark.py`` (about ten minutes on two cores; ``--quick`` for a smoke
 run). For every bundled table and ε ∈ {1, 3, 10} it trains with DP-SGD (the configuration of
 ``dp_train_config``), releases a synthetic table as large as the real one and measures, on the
 real holdout rows the generator never saw:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import secrets
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -594,12 +594,6 @@ class PrivacyLedger:
             plan=None if data.get("dp_sgd") is None else DpSgdPlan(**data["dp_sgd"]),
             steps_taken=int(data.get("steps_taken", 0)),
         )
-
-
-def total(entries: Iterable[LedgerEntry]) -> tuple[float, float]:
-    """(ε, δ) of the charged entries."""
-    charged = [e for e in entries if e.coverage is Coverage.CHARGED]
-    return float(sum(e.epsilon for e in charged)), float(sum(e.delta for e in charged))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -336,7 +336,7 @@ def test_dp_ledger_lists_every_read_of_the_real_rows(table: pd.DataFrame) -> Non
 def test_dp_generator_and_release_depend_on_the_training_rows_only(table: pd.DataFrame) -> None:
     # The ledger says no mechanism reads the reference or holdout rows: rewrite all of them and
     # nothing released may change; change the training rows and the generator does.
-    config = dp_quick_config(epochs=2)
+    config = dp_quick_config(epochs=1)
     schema = infer_schema(table, target="outcome")
     first = fit(table, schema=schema, config=config)
     others = np.concatenate([first.data.split.reference, first.data.split.holdout])
