@@ -8,7 +8,7 @@ import streamlit as st
 from psygentab_app.session import EvaluationKey, Session
 from psygentab_core.errors import PsygentabError
 from psygentab_core.evaluation.evaluate import Evaluation, evaluate
-from psygentab_core.evaluation.runs import data_from_run_dir, info_from_run_dir
+from psygentab_core.evaluation.runs import data_from_run_dir, schema_from_run_dir
 from psygentab_core.store import RunStatus
 
 # Evaluations kept per session; older ones are dropped first (each holds a few tables).
@@ -33,7 +33,7 @@ def current_evaluation(session: Session) -> Evaluation | None:
             st.caption(entry.message)
         return None
     folder = session.store.folder_of(entry.run_id)
-    _, schema = info_from_run_dir(folder)
+    schema = schema_from_run_dir(folder)
     sensitive = tuple(c for c in session.sensitive if c in schema.names and c != schema.target)
     key = EvaluationKey(entry.run_id, sensitive)
     if key in session.evaluations:

@@ -23,7 +23,7 @@ from psygentab_core.training import (
 class ReferenceDistances:
     """Training rows, unseen reference rows and their distances for one table and schema."""
 
-    frame_id: int
+    fingerprint: str
     schema: TableSchema
     split: SplitConfig
     reference: PrivacyReference
@@ -38,14 +38,14 @@ def unseen_levels(session: Session) -> dict[str, tuple[float, bool]]:
     cached = session.reference_distances
     if not (
         isinstance(cached, ReferenceDistances)
-        and cached.frame_id == id(session.dataset.frame)
+        and cached.fingerprint == session.dataset.fingerprint
         and cached.schema == session.schema
         and cached.split == config.split
     ):
         validate_schema(session.schema, session.dataset.frame)
         data = prepare_data(session.dataset.frame, session.schema, config)
         cached = ReferenceDistances(
-            frame_id=id(session.dataset.frame),
+            fingerprint=session.dataset.fingerprint,
             schema=session.schema,
             split=config.split,
             reference=build_reference(data.encoder, data.members, data.reference),

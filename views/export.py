@@ -15,7 +15,7 @@ from psygentab_app.results import current_evaluation
 from psygentab_app.session import Session
 from psygentab_app.sidebar import run_label, start_page
 from psygentab_core.errors import PsygentabError
-from psygentab_core.evaluation.runs import info_from_run_dir
+from psygentab_core.evaluation.runs import info_from_run_dir, schema_from_run_dir
 from psygentab_core.export import (
     REPORT_HTML,
     REPORT_JSON,
@@ -132,7 +132,7 @@ def build_report_now(session: Session, folder: Path) -> bool:
 
 def report_section(session: Session, folder: Path) -> None:
     """Download buttons for the HTML and JSON report, built the first time they are wanted."""
-    _, schema = info_from_run_dir(folder)
+    schema = schema_from_run_dir(folder)
     wanted = sensitive_in(schema.names, schema.target, session.sensitive)
     saved = report_sensitive(folder)
     if saved != wanted:

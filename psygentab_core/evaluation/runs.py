@@ -43,11 +43,16 @@ def info_from_fit(result: FitResult) -> RunInfo:
     )
 
 
+def schema_from_run_dir(folder: str | Path) -> TableSchema:
+    """The schema a saved run was trained with (one small file, no history)."""
+    return TableSchema.from_dict(json.loads((Path(folder) / "schema.json").read_text()))
+
+
 def info_from_run_dir(folder: str | Path) -> tuple[RunInfo, TableSchema]:
     """What the report says about a run saved by ``psygentab fit`` (and its schema)."""
     folder = Path(folder)
     summary = json.loads((folder / "result.json").read_text())
-    schema = TableSchema.from_dict(json.loads((folder / "schema.json").read_text()))
+    schema = schema_from_run_dir(folder)
     history_path = folder / "history.jsonl"
     history = (
         [json.loads(line) for line in history_path.read_text().splitlines() if line.strip()]
