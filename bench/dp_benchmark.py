@@ -13,9 +13,9 @@ real holdout rows the generator never saw:
 
 Two settings of what is public:
 
-* ``codebook``: category lists and wide numeric limits (``PUBLIC_BOUNDS``, chosen from what the
-  columns mean, not from the rows) are public, as with a published code book; ε pays for the
-  quantiles inside the limits, the class shares and DP-SGD.
+* ``codebook``: category lists and wide numeric limits (``psygentab_core.datasets.CODE_BOOKS``,
+  chosen from what the columns mean, not from the rows) are public, as with a published code
+  book; ε pays for the quantiles inside the limits, the class shares and DP-SGD.
 * ``estimated``: only the outcome's classes are public; every range, quantile and category list
   is estimated under DP from the same budget. Small tables at small ε cannot afford this, and
   the run says so instead of inventing ranges.
@@ -44,7 +44,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from psygentab_core.config import TrainConfig, dp_train_config
-from psygentab_core.datasets import DEMO_DATASETS, load_demo
+from psygentab_core.datasets import CODE_BOOKS, DEMO_DATASETS, load_demo
 from psygentab_core.dp import DpConfig, attack_bound
 from psygentab_core.encoding import sorted_levels
 from psygentab_core.errors import PsygentabError
@@ -57,40 +57,6 @@ from psygentab_core.schema import TableSchema, infer_schema
 
 EPSILONS = (1.0, 3.0, 10.0)
 RESULTS = Path(__file__).parent / "results" / "dp.json"
-# Wide limits from what each column means (units as stored), never from the rows themselves.
-PUBLIC_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
-    "nhefs": {
-        "age": (0, 120),
-        "income": (11, 22),  # the survey's income code
-        "school": (0, 20),  # years of schooling
-        "ht": (120, 220),  # cm
-        "wt71": (30, 250),  # kg
-        "smokeintensity": (0, 100),  # cigarettes a day
-        "smokeyrs": (0, 80),
-        "cholesterol": (50, 600),  # mg/dL
-        "alcoholhowmuch": (0, 60),
-        "pregnancies": (0, 20),
-        "birthplace": (1, 56),  # US state code
-        "price71": (0, 5),  # dollars a pack
-        "tax71": (0, 3),
-    },
-    "covid_testing": {
-        "age": (0, 120),
-        "pan_day": (0, 366),  # day of the pandemic in 2020
-        "col_rec_tat": (0, 200),  # hours from collection to receipt
-    },
-    "births14": {
-        "fage": (10, 90),
-        "mage": (10, 60),
-        "weeks": (20, 45),  # weeks of gestation
-        "visits": (0, 50),
-        "gained": (0, 150),  # pounds
-    },
-    "aids2": {
-        "age": (0, 100),
-        "diag_date": (3652, 8036),  # 1980-01-01 to 1992-01-01, days since 1970
-    },
-}
 SPEED_ROWS = 10_000
 SPEED_TABLE = "covid_testing"
 
@@ -106,7 +72,7 @@ def public_schema(frame: pd.DataFrame, target: str) -> TableSchema:
 def dp_settings(name: str, epsilon: float, mode: str) -> DpConfig:
     """The DP configuration of one benchmark point."""
     if mode == "codebook":
-        bounds = tuple((column, *limits) for column, limits in PUBLIC_BOUNDS[name].items())
+        bounds = CODE_BOOKS[name]
         return DpConfig(
             epsilon=epsilon, public_bounds=bounds, public_categories=True, reproducible=True
         )

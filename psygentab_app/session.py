@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from psygentab_app.privacy_mode import DpChoice, with_public_outcome
 from psygentab_core import DEMO_DATASETS, TableSchema, TrainConfig, infer_schema, load_demo
+from psygentab_core.config import dp_train_config
 from psygentab_core.constraints import Constraint
 from psygentab_core.datasets import DEFAULT_DEMO
 from psygentab_core.evaluation.evaluate import Evaluation
@@ -60,6 +62,15 @@ class EvaluationKey:
     sensitive: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class DpTarget:
+    """The (ε, δ) a DP run of this session was started with, for its live view."""
+
+    epsilon: float
+    delta: float
+    rows: int  # n, the training rows the guarantee is about
+
+
 @dataclass
 class Session:
     """The state of one browser session."""
@@ -68,11 +79,15 @@ class Session:
     schema: TableSchema
     sensitive: tuple[str, ...]
     constraints: tuple[Constraint, ...] = field(default_factory=lambda: preset("balanced"))
+    # Differential privacy: off unless the user turns it on (Privacy thresholds page).
+    dp: DpChoice = field(default_factory=DpChoice)
+    dp_message: str | None = None  # why the last declared ranges could not be used
     epochs: int = DEFAULT_EPOCHS
     seed: int = 0
     runs_folder: Path = field(default_factory=lambda: default_runs_folder())
     current_run: str | None = None
     job: TrainingJob | None = None
+    job_dp: DpTarget | None = None  # the target of the running job, if it trains with DP
     last_job: JobSnapshot | None = None  # how this session's latest training job ended
     sweep: object | None = None  # a SweepJob while the trade-off explorer runs one
     evaluations: dict[EvaluationKey, Evaluation] = field(default_factory=dict)
@@ -99,6 +114,7 @@ class Session:
             dataset=dataset,
             schema=infer_schema(dataset.frame, target=demo.target),
             sensitive=tuple(c for c in demo.sensitive if c in dataset.frame.columns),
+            dp=DpChoice().for_table(dataset.name, dataset.source),
         )
 
     def use_dataset(self, dataset: Dataset, *, target: str | None = None) -> None:
@@ -115,6 +131,9 @@ class Session:
         self.upload_message = None
         self.column_message = None
         self.column_notice = None
+        # Declared ranges belong to a table: another table starts from its own code book.
+        self.dp = self.dp.for_table(dataset.name, dataset.source)
+        self.dp_message = None
 
     @property
     def preset_name(self) -> str | None:
@@ -122,8 +141,29 @@ class Session:
         return matching_preset(self.constraints)
 
     def train_config(self) -> TrainConfig:
-        """The configuration a run started now would use."""
+        """The configuration a run started now would use: with differential privacy, the
+        DP-suited model of :func:`dp_train_config` (the constraints are then only measured on
+        the release); otherwise the constraints are trained on."""
+        if self.dp.enabled:
+            return dp_train_config(
+                self.dp.dp_config(self.schema),
+                epochs=self.epochs,
+                seed=self.seed,
+                constraints=self.constraints,
+            )
+        return self.constraint_config()
+
+    def constraint_config(self) -> TrainConfig:
+        """The configuration without differential privacy, whatever the user chose: the
+        thresholds' hints and the strictness sweep are about the empirical constraints."""
         return TrainConfig(epochs=self.epochs, seed=self.seed, constraints=self.constraints)
+
+    def training_schema(self) -> TableSchema:
+        """The schema a run started now would use: in DP mode with the outcome's classes
+        declared public if the user said so."""
+        if self.dp.enabled and self.dp.public_outcome:
+            return with_public_outcome(self.schema, self.dataset.frame)
+        return self.schema
 
     @property
     def store(self) -> RunStore:

@@ -34,7 +34,7 @@ class ReferenceDistances:
 def unseen_levels(session: Session) -> dict[str, tuple[float, bool]]:
     """Per constraint key, the level unseen real patients reach with today's thresholds, and
     whether the threshold is stricter than that."""
-    config = session.train_config()
+    config = session.constraint_config()
     cached = session.reference_distances
     if not (
         isinstance(cached, ReferenceDistances)

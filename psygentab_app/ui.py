@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -159,3 +160,39 @@ def subgroup_exposure(results: Sequence[MetricResult], *, key_prefix: str) -> No
                 "groups too small to judge.",
                 key=f"{key_prefix}-{result.key.rsplit('.', 1)[-1]}",
             )
+
+
+def ledger(privacy: Mapping[str, Any]) -> None:
+    """A DP run's ledger (``result.json``'s ``privacy``) in an expander: every read of the real
+    rows with its coverage and cost, what DP mode switched off, and the caveats."""
+    with st.expander("Ledger: every read of the real rows", icon=":material/receipt_long:"):
+        rows = [
+            {
+                "step": e["step"],
+                "reads": e["reads"],
+                "coverage": e["coverage"],
+                "ε": e["epsilon"],
+                "δ": e["delta"],
+                "how": e["mechanism"],
+            }
+            for e in privacy.get("entries", [])
+        ]
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "ε": st.column_config.NumberColumn(format="%.4g"),
+                "δ": st.column_config.NumberColumn(format="%.2g"),
+                "how": st.column_config.TextColumn(width="large"),
+            },
+        )
+        st.caption(
+            "charged: a DP mechanism, its (ε, δ) part of the total; public: declared public, or "
+            "no row values; audit: reads real rows but only reports to you, never shapes the "
+            "generator or the release."
+        )
+        for item in privacy.get("disabled", []):
+            st.markdown(f"- **Off in DP mode:** {item}")
+        for item in privacy.get("caveats", []):
+            st.markdown(f"- **Caveat:** {item}")

@@ -36,6 +36,7 @@ FINISHED = re.compile("Every privacy constraint holds|Some constraints do not ho
 class Server:
     url: str
     temporary_folder: Path
+    runs: Path
 
 
 def free_port() -> int:
@@ -60,7 +61,7 @@ def dashboard(runs: Path, scratch: Path, log_path: Path) -> Iterator[Server]:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, process, log_path)
-            yield Server(url=url, temporary_folder=scratch)
+            yield Server(url=url, temporary_folder=scratch, runs=runs)
         finally:
             process.terminate()
             process.wait(10)

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from psygentab_core import load_demo
+from psygentab_core.store import RunStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 NO_RUNS_OF_THIS_TABLE = "No runs of this table in the runs folder"
@@ -245,3 +246,52 @@ def test_two_sessions_see_only_their_own_data_and_runs_and_nothing_leaves_the_ma
     assert not [url for url in outside if not url.startswith(("data:", "blob:"))], outside
     left_behind = [p for p in server.temporary_folder.rglob("*") if p.is_file()]
     assert not left_behind, left_behind
+
+
+def test_a_run_whose_tab_is_closed_still_finishes_and_is_listed_in_a_new_session(
+    server: Server, browser, artifacts: Path, tmp_path: Path
+) -> None:
+    table = tmp_path / "ward_c.csv"
+    load_demo("nhefs").sample(400, random_state=11).to_csv(table, index=False)
+    name = "closed tab run"
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    first_page(page, server.url)
+    upload_table(page, table, 400)
+    open_page(page, "Column types", "Column types")
+    choose(page, "columns_target", "death")
+    open_page(page, "Train", "Train")
+    field = page.locator(".st-key-train_name input")
+    field.fill(name)
+    field.press("Enter")
+    settled(page)
+    start_training(page, 3)
+    expect(page.get_by_text("elapsed", exact=False).first).to_be_visible(timeout=60_000)
+    context.close()  # the user closes the tab while the run trains
+
+    later = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+    first_page(later, server.url)
+    upload_table(later, table, 400)
+    picker = later.locator(".st-key-runs_pick")
+    deadline = time.perf_counter() + 180
+    while True:
+        open_page(later, "Runs", "Runs")
+        if name in picker_text(picker):
+            break
+        stored = [(e.name, e.status.value, e.message) for e in RunStore(server.runs).runs()]
+        assert time.perf_counter() < deadline, f"no completed run named {name!r}: {stored}"
+        later.wait_for_timeout(2000)
+        open_page(later, "Data", "PSyGenTAB")
+    later.screenshot(path=artifacts / "22-closed-tab-run-listed.png")
+    assert "(interrupted)" not in picker_text(picker)
+    assert not later.get_by_test_id("stException").count()
+
+
+def picker_text(picker) -> str:
+    """What a selectbox shows: its text and the value of its search field."""
+    if not picker.count():
+        return ""
+    fields = picker.locator("input")
+    shown = [fields.nth(i).input_value() for i in range(fields.count())]
+    return " ".join([picker.text_content() or "", *shown])

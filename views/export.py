@@ -80,14 +80,23 @@ def summary_section(entry: RunEntry) -> None:
     """The release in numbers and each privacy constraint measured against its threshold."""
     summary = entry.summary or {}
     release = summary.get("release", {})
+    privacy = summary.get("privacy")
     rows, redrawn, epochs, seconds = st.columns(4)
     rows.metric("Released rows", f"{release.get('rows', 0):,}")
-    redrawn.metric(
-        "Rows redrawn",
-        f"{release.get('rejected', 0):,}",
-        help="Generated rows the release filter dropped (copies or too close to a training "
-        "patient) and replaced with fresh draws.",
-    )
+    if privacy:
+        # A DP run has no release filter (it would read the training rows): its budget instead.
+        redrawn.metric(
+            "ε spent",
+            f"{privacy['epsilon']:.2f} of {privacy['target_epsilon']:g}",
+            help=f"δ = {privacy['delta']:.0e}. {privacy['statement']}",
+        )
+    else:
+        redrawn.metric(
+            "Rows redrawn",
+            f"{release.get('rejected', 0):,}",
+            help="Generated rows the release filter dropped (copies or too close to a training "
+            "patient) and replaced with fresh draws.",
+        )
     epochs.metric("Epochs", summary.get("epochs_run", "n/a"))
     seconds.metric("Training time", f"{summary.get('fit_seconds', 0):.1f} s")
     table = constraint_table(summary)
@@ -202,14 +211,21 @@ st.caption(f"Run {run_label(entry)} · files in `{folder.resolve()}`")
 summary_section(entry)
 
 st.subheader("Downloads")
+private = bool((entry.summary or {}).get("privacy"))
 download(
     "Synthetic table (CSV)",
     synthetic_csv(folder),
     file_name=f"{download_stem(entry.dataset)}-synthetic.csv",
     mime="text/csv",
     key="export_synthetic_csv",
-    contents="The released table: the one to share. Rows that broke the copy or too-close rules "
-    "were redrawn before release. Text that a spreadsheet would run as a formula starts with '.",
+    contents="The released table: the one to share. "
+    + (
+        "Sampled from the differentially private generator as drawn, so the run's (ε, δ) "
+        "guarantee covers it."
+        if private
+        else "Rows that broke the copy or too-close rules were redrawn before release."
+    )
+    + " Text that a spreadsheet would run as a formula starts with '.",
 )
 report_section(session, folder)
 download(

@@ -1,17 +1,27 @@
 """Privacy audit: does the synthetic table give away the training patients?
 
-A verdict first, drawn from the attacks' intervals; then the membership attacks, the distances
-to the closest training patient, the composite score P and the exposure of each subgroup.
-Every figure says who the attacker is and what unseen real patients (the baseline) score.
+The formal guarantee first (for a run trained with differential privacy, what (ε, δ) covers and
+the most any attack could reach; otherwise that there is none), then a verdict drawn from the
+attacks' intervals; then the membership attacks, the distances to the closest training
+patient, the composite score P and the exposure of each subgroup. Every figure says who the
+attacker is and what unseen real patients (the baseline) score.
 """
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from psygentab_app.privacy_mode import format_delta
 from psygentab_app.results import current_evaluation
+from psygentab_app.session import Session
 from psygentab_app.sidebar import start_page
 from psygentab_app.ui import (
     figure,
+    interval_text,
+    ledger,
     membership_verdict,
     metric_card,
     metric_cards,
@@ -20,8 +30,15 @@ from psygentab_app.ui import (
     subgroup_exposure,
     verdict,
 )
+from psygentab_core.dp import AttackBound, attack_bound
+from psygentab_core.errors import PsygentabError
 from psygentab_core.evaluation.figures import privacy
-from psygentab_core.evaluation.report import FAMILY_INTRODUCTIONS, PRIVACY_SCOPE
+from psygentab_core.evaluation.report import (
+    FAMILY_INTRODUCTIONS,
+    PRIVACY_SCOPE,
+    RunInfo,
+    guarantee_text,
+)
 from psygentab_core.evaluation.result import Family, MetricResult
 
 ATTACK_PREFIX = "privacy.mia_"
@@ -97,16 +114,113 @@ def tail_table(attacks: list[MetricResult]) -> None:
         )
 
 
-def attacks_section(attacks: list[MetricResult]) -> None:
-    """The attacks' cards (each names its attacker), their ROC curves and their success at
-    low false-positive rates."""
+def run_privacy(session: Session) -> tuple[Mapping[str, Any] | None, str]:
+    """The current run's ledger (None without DP) and its guarantee in the report's words."""
+    entry = session.run_entry()
+    if entry is None:
+        return None, guarantee_text(RunInfo())
+    ledger_data = (entry.summary or {}).get("privacy")
+    try:
+        folder = session.store.folder_of(entry.run_id)
+        config = tomllib.loads((folder / "config.toml").read_text())
+    except (OSError, PsygentabError, tomllib.TOMLDecodeError):
+        config = {}  # no run record to go by: the guarantee is then "not known"
+    return ledger_data, guarantee_text(RunInfo(config=config, privacy=ledger_data))
+
+
+def the_bound(ledger_data: Mapping[str, Any] | None) -> AttackBound | None:
+    """The bound on attacks that the spent (ε, δ) implies, where the guarantee holds."""
+    if not ledger_data or not ledger_data.get("guarantee_holds"):
+        return None
+    return attack_bound(ledger_data["epsilon"], ledger_data["delta"])
+
+
+def guarantee_section(ledger_data: Mapping[str, Any] | None, text: str) -> None:
+    """What is proved about this run, before what is measured."""
+    st.subheader("Formal guarantee")
+    if ledger_data is None:
+        st.info(text, icon=":material/info:")
+        st.caption(
+            "For a formal guarantee, turn on differential privacy on the Privacy thresholds "
+            "page and train again."
+        )
+        return
+    if not ledger_data.get("guarantee_holds"):
+        st.error(text, icon=":material/gpp_bad:")
+        ledger(ledger_data)
+        return
+    st.success(text, icon=":material/verified_user:")
+    bound = the_bound(ledger_data)
+    spent, auc, advantage = st.columns(3)
+    spent.metric(
+        f"ε spent (δ = {format_delta(ledger_data['delta'])})",
+        f"{ledger_data['epsilon']:.2f} of {ledger_data['target_epsilon']:g}",
+        help="Sum over the ledger's charged entries: the encoder's statistics and DP-SGD.",
+    )
+    auc.metric(
+        "Largest attack AUC the guarantee allows",
+        f"{bound.max_auc:.3f}",
+        help="Area under TPR ≤ min(e^ε·FPR + δ, 1 − e^−ε·(1 − δ − FPR)) (Kairouz et al. 2015): "
+        "no membership attack of any kind can have a larger ROC AUC on a training patient.",
+    )
+    advantage.metric(
+        "Largest attack advantage (TPR − FPR)",
+        f"{bound.max_advantage:.3f}",
+        help=f"(e^ε − 1 + 2δ)/(e^ε + 1); accuracy at most {bound.max_accuracy:.1%} on equally "
+        "many training and other patients.",
+    )
+    ledger(ledger_data)
+
+
+def bound_comparison(attacks: list[MetricResult], bound: AttackBound) -> tuple[bool, str]:
+    """The strongest measured attack against the bound: (contradicts the guarantee, sentence)."""
+    measured = [a for a in attacks if a.value == a.value]
+    if not measured:
+        return False, "No attack could be scored, so nothing is compared with the bound."
+    worst = max(measured, key=lambda a: a.value)
+    interval = interval_text(worst)
+    text = (
+        f"The strongest measured attack, the {attack_label(worst)}, reaches AUC "
+        f"{worst.value:.3f}" + (f" (95 % interval {interval})" if interval else "") + "; "
+        f"under the run's guarantee (ε = {bound.epsilon:.3g}, δ = {bound.delta:.2g}) no attack "
+        f"of any kind can exceed AUC {bound.max_auc:.3f}."
+    )
+    if worst.interval is not None and worst.interval.low > bound.max_auc:
+        return True, text + (
+            " The measured attack lies above the bound beyond sampling noise, which the "
+            "guarantee rules out: check the ledger and how the run was made before sharing it."
+        )
+    if worst.value > bound.max_auc:
+        return False, text + " The measured AUC is above the bound only within sampling noise."
+    return False, text + (
+        f" It stays {bound.max_auc - worst.value:.3f} below: the bound is what is proved "
+        "against any attacker, the measurement what these two attacks achieve on these rows."
+    )
+
+
+def attacks_section(attacks: list[MetricResult], bound: AttackBound | None = None) -> None:
+    """The attacks' cards (each names its attacker), their ROC curves (for a DP run against
+    the bound its guarantee sets) and their success at low false-positive rates."""
     st.subheader("Membership inference attacks")
     metric_cards(attacks, per_row=2)
+    if bound is not None:
+        contradicts, text = bound_comparison(attacks, bound)
+        if contradicts:
+            st.error(text, icon=":material/gpp_bad:")
+        else:
+            st.info(text, icon=":material/shield:")
     figure(
-        privacy.attack_roc(attacks),
+        privacy.attack_roc(attacks, bound=bound),
         "Each curve is an attack scored on training patients against unseen ones, with its "
         "AUC and 95 % interval; the dashed diagonal is guessing. The low false-positive end "
-        "(left) is where a few exposed patients would show.",
+        "(left) is where a few exposed patients would show."
+        + (
+            " The grey area is all that any attack could reach under the run's differential-"
+            "privacy guarantee (TPR ≤ e^ε·FPR + δ and its mirror): a measured curve above its "
+            "edge would contradict the guarantee."
+            if bound is not None
+            else ""
+        ),
         key="privacy-attack-roc",
     )
     tail_table(attacks)
@@ -152,10 +266,13 @@ if evaluation is None:
     st.stop()
 results = results_by_key(evaluation, Family.PRIVACY)
 attacks = [r for k, r in results.items() if k.startswith(ATTACK_PREFIX)]
+ledger_data, guarantee = run_privacy(session)
+guarantee_section(ledger_data, guarantee)
 
 if attacks:
+    st.subheader("Measured privacy")
     show_verdict(results, attacks)
-    attacks_section(attacks)
+    attacks_section(attacks, the_bound(ledger_data))
 distances_section(results)
 
 if "privacy.composite_p" in results:

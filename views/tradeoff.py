@@ -231,7 +231,7 @@ def start_sweep(session: Session, *, levels: Sequence[float], epochs: int, worke
     session.sweep = SweepJob(
         session.dataset.frame,
         schema=session.schema,
-        config=replace(session.train_config(), epochs=epochs),
+        config=replace(session.constraint_config(), epochs=epochs),
         levels=sorted(levels),
         store=session.store,
         dataset_name=session.dataset.name,
@@ -283,6 +283,12 @@ def controls(session: Session, *, running: bool) -> None:
         )
     else:
         st.caption("Choose at least two levels: a trade-off needs something to compare.")
+    if session.dp.enabled:
+        st.info(
+            "The sweep varies the empirical constraints, so its runs train without differential "
+            "privacy; the DP option applies to runs started on the Train page.",
+            icon=":material/info:",
+        )
     if session.training:
         st.warning(
             "A training run of this session is still going; a sweep now shares the CPU with it.",

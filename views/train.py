@@ -2,22 +2,36 @@
 
 The run trains in a worker thread (psygentab_core.jobs) that never calls Streamlit; a fragment
 reads its immutable snapshot about once a second. Leaving the page does not stop the run.
+
+With differential privacy (chosen on the Privacy thresholds page) the run trains with DP-SGD:
+its records carry no constraints, so the page shows the privacy budget spent instead of the
+constraint panels, and the finished run's guarantee and ledger.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from psygentab_app.session import Session, current
+from psygentab_app.privacy_mode import format_delta, training_rows
+from psygentab_app.session import DpTarget, Session, current
 from psygentab_app.sidebar import start_page
+from psygentab_app.ui import ledger
 from psygentab_core import validate_schema
+from psygentab_core.dp import default_delta
 from psygentab_core.errors import PsygentabError
-from psygentab_core.evaluation.figures.training import constraint_panels, training_curves
+from psygentab_core.evaluation.figures.training import (
+    constraint_panels,
+    epsilon_curve,
+    objective_curve,
+    training_curves,
+)
 from psygentab_core.evaluation.runs import info_from_run_dir
 from psygentab_core.jobs import JobSnapshot, JobState, TrainingJob
 from psygentab_core.store import RunStatus
-from psygentab_core.training import TrainingRun, prepare_data
+from psygentab_core.training import StopReason, TrainingRun, prepare_data
 
 EPOCHS_KEY = "train_epochs"
 SEED_KEY = "train_seed"
@@ -38,14 +52,24 @@ def duration(seconds: float) -> str:
 
 def start(session: Session, name: str) -> None:
     """Prepare the data and hand the run to a worker thread."""
-    config = session.train_config()
     try:
-        validate_schema(session.schema, session.dataset.frame)
-        data = prepare_data(session.dataset.frame, session.schema, config)
+        config = session.train_config()
+        schema = session.training_schema()
+        validate_schema(schema, session.dataset.frame)
+        data = prepare_data(session.dataset.frame, schema, config)
     except PsygentabError as error:
         session.train_message = str(error)
         return
     session.train_message = None
+    session.job_dp = (
+        None
+        if config.dp is None
+        else DpTarget(
+            epsilon=config.dp.epsilon,
+            delta=config.dp.delta or default_delta(len(data.members)),
+            rows=len(data.members),
+        )
+    )
     session.job = TrainingJob(
         TrainingRun(data, config),
         rows=len(session.dataset.frame),
@@ -59,14 +83,41 @@ def start(session: Session, name: str) -> None:
     )
 
 
-def progress_text(snapshot: JobSnapshot) -> str:
+def progress_text(snapshot: JobSnapshot, *, private: bool = False) -> str:
     if not snapshot.records:
-        return f"Preparing distances and the first epoch… {duration(snapshot.elapsed)} elapsed"
+        first = "Calibrating the privacy noise" if private else "Preparing distances"
+        return f"{first} and the first epoch… {duration(snapshot.elapsed)} elapsed"
     last = snapshot.records[-1]
     text = f"Epoch {last.epoch} of {last.total_epochs} · {duration(snapshot.elapsed)} elapsed"
     if snapshot.remaining_seconds is not None:
         text += f" · about {duration(snapshot.remaining_seconds)} left"
     return text
+
+
+def private_curves(
+    history: list[dict], *, target: float | None, key: str, session: Session
+) -> None:
+    """A DP run's figures: ε spent against the target beside the objective and fidelity
+    (kept in the session like :func:`curves`' figures, under a stamp of their own)."""
+    stamp = (key, len(history), "private")
+    if session.training_figures is None or session.training_figures[0] != stamp:
+        session.training_figures = (
+            stamp,
+            epsilon_curve(history, target=target),
+            objective_curve(history),
+        )
+    _, spent, objective = session.training_figures
+    budget, fit = st.columns(2)
+    with budget:
+        st.plotly_chart(spent, width="stretch", key=f"{key}-epsilon")
+    with fit:
+        st.plotly_chart(objective, width="stretch", key=f"{key}-objective")
+    st.caption(
+        "Left: ε spent after each epoch (the encoder's statistics first, then DP-SGD as counted "
+        "by Opacus's accountant) against the target (dashed); training stops before a step "
+        "that would pass it. Right: the objective and the fidelity proxy. DP-SGD trains on no "
+        "privacy constraint, so there are no constraint panels, multipliers or penalties."
+    )
 
 
 def curves(history: list[dict], *, key: str, session: Session) -> None:
@@ -92,7 +143,12 @@ def curves(history: list[dict], *, key: str, session: Session) -> None:
     )
 
 
-def epoch_metrics(snapshot: JobSnapshot) -> None:
+def epsilon_text(spent: float, target: float) -> str:
+    """2.21 of 3."""
+    return f"{spent:.2f} of {target:g}"
+
+
+def epoch_metrics(snapshot: JobSnapshot, target: DpTarget | None) -> None:
     last = snapshot.records[-1]
     met = sum(c.satisfied for c in last.constraints)
     epoch, objective, fidelity, constraints = st.columns(4)
@@ -103,7 +159,17 @@ def epoch_metrics(snapshot: JobSnapshot) -> None:
         f"{last.fidelity:.3f}",
         help="Mean similarity of each column's distribution, real vs synthetic (1 = same).",
     )
-    constraints.metric("Constraints met", f"{met} of {len(last.constraints)}")
+    if last.epsilon is None:
+        constraints.metric("Constraints met", f"{met} of {len(last.constraints)}")
+    elif target is not None:
+        constraints.metric(
+            f"ε spent (δ = {format_delta(target.delta)})",
+            epsilon_text(last.epsilon, target.epsilon),
+            help="The privacy budget spent so far, of the run's target: the encoder's "
+            f"statistics, then DP-SGD on the n = {target.rows:,} training rows.",
+        )
+    else:
+        constraints.metric("ε spent", f"{last.epsilon:.2f}")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -114,33 +180,57 @@ def live() -> None:
     snapshot = job.snapshot() if job is not None else None
     if snapshot is None or snapshot.state is not JobState.RUNNING:
         st.rerun()
-    st.progress(snapshot.progress, text=progress_text(snapshot))
+    target = session.job_dp
+    st.progress(snapshot.progress, text=progress_text(snapshot, private=target is not None))
     if snapshot.records:
-        epoch_metrics(snapshot)
+        epoch_metrics(snapshot, target)
         for note in snapshot.records[-1].notes:
             st.info(note, icon=":material/info:")
-        curves([r.to_dict() for r in snapshot.records], key="live", session=session)
-
-
-def finished_run(session: Session) -> None:
-    """What the current run reached: constraints on the released table and its curves."""
-    entry = session.run_entry()
-    if entry is None:
-        return
-    if entry.status is not RunStatus.COMPLETED:
-        if entry.status is RunStatus.FAILED:
-            st.error(f"Run {entry.name} failed: {entry.message}", icon=":material/error:")
+        history = [r.to_dict() for r in snapshot.records]
+        if snapshot.records[-1].epsilon is None:
+            curves(history, key="live", session=session)
         else:
-            st.warning(f"Run {entry.name} is {entry.status.value}. {entry.message or ''}")
-        return
-    summary = entry.summary or {}
-    st.subheader(f"Run {entry.name}")
-    stop = summary.get("stop") or "completed"
-    st.caption(
-        f"{summary.get('epochs_run', '?')} epochs ({stop}) in "
-        f"{duration(summary.get('fit_seconds', 0.0))}; released "
-        f"{summary.get('release', {}).get('rows', 0):,} synthetic rows."
+            private_curves(
+                history,
+                target=None if target is None else target.epsilon,
+                key="live",
+                session=session,
+            )
+
+
+def guarantee_section(summary: Mapping[str, Any], privacy: Mapping[str, Any]) -> None:
+    """A DP run's budget, why it stopped, its guarantee in words and its ledger."""
+    spent, target = privacy["epsilon"], privacy["target_epsilon"]
+    budget, chance, steps = st.columns(3)
+    budget.metric(
+        f"ε spent (δ = {format_delta(privacy['delta'])})",
+        epsilon_text(spent, target),
+        help="Sum over the ledger's charged entries (sequential composition).",
     )
+    chance.metric("Target δ", format_delta(privacy["target_delta"]))
+    plan = privacy.get("dp_sgd") or {}
+    steps.metric(
+        "DP-SGD steps",
+        f"{privacy.get('steps_taken', 0)} of {plan.get('planned_steps', '?')}",
+        help="Noisy steps taken, of those planned; the noise was calibrated so that the "
+        "planned steps end at the target.",
+    )
+    if summary.get("stop") == StopReason.BUDGET.value:
+        st.warning(
+            f"Training stopped after {summary.get('epochs_run', '?')} epochs because the privacy "
+            f"budget was spent: one more step would have passed the target ε = {target:g}. The "
+            "model as trained so far was released.",
+            icon=":material/savings:",
+        )
+    if privacy.get("guarantee_holds"):
+        st.success(privacy["statement"], icon=":material/verified_user:")
+    else:
+        st.error(privacy["statement"], icon=":material/gpp_bad:")
+    ledger(privacy)
+
+
+def constraints_section(summary: Mapping[str, Any], *, private: bool) -> None:
+    """Each constraint measured on the released table: enforced, or (DP) an audit only."""
     rows = [
         {
             "constraint": c["label"],
@@ -151,9 +241,18 @@ def finished_run(session: Session) -> None:
         }
         for c in summary.get("constraints", [])
     ]
+    if private:
+        st.markdown("**Empirical rules, measured on the release (not enforced in DP mode)**")
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    if all(r["met"] == "yes" for r in rows):
+    met = sum(r["met"] == "yes" for r in rows)
+    if private:
+        st.caption(
+            f"{met} of {len(rows)} rules hold on the released table. With differential privacy "
+            "they were neither trained on nor used to filter rows: the guarantee above is what "
+            "protects the training patients; these figures are for comparison."
+        )
+    elif met == len(rows):
         st.success(
             "Every privacy constraint holds on the released table.", icon=":material/verified_user:"
         )
@@ -163,10 +262,45 @@ def finished_run(session: Session) -> None:
             "Loosen them on the Privacy thresholds page or train longer.",
             icon=":material/warning:",
         )
+
+
+def finished_run(session: Session) -> None:
+    """What the current run reached: its guarantee (with DP), the constraints on the released
+    table and its curves."""
+    entry = session.run_entry()
+    if entry is None:
+        return
+    if entry.status is not RunStatus.COMPLETED:
+        if entry.status is RunStatus.FAILED:
+            st.error(f"Run {entry.name} failed: {entry.message}", icon=":material/error:")
+        else:
+            st.warning(f"Run {entry.name} is {entry.status.value}. {entry.message or ''}")
+        return
+    summary = entry.summary or {}
+    privacy = summary.get("privacy")
+    st.subheader(f"Run {entry.name}")
+    stop = summary.get("stop") or "completed"
+    st.caption(
+        f"{summary.get('epochs_run', '?')} epochs ({stop}) in "
+        f"{duration(summary.get('fit_seconds', 0.0))}; released "
+        f"{summary.get('release', {}).get('rows', 0):,} synthetic rows"
+        + (", with differential privacy." if privacy else ".")
+    )
+    if privacy:
+        guarantee_section(summary, privacy)
+    constraints_section(summary, private=bool(privacy))
     for note in summary.get("notes", []):
         st.info(note, icon=":material/info:")
     info, _ = info_from_run_dir(session.store.folder_of(entry.run_id))
-    curves(list(info.history), key=f"run-{entry.run_id}", session=session)
+    if privacy:
+        private_curves(
+            list(info.history),
+            target=privacy["target_epsilon"],
+            key=f"run-{entry.run_id}",
+            session=session,
+        )
+    else:
+        curves(list(info.history), key=f"run-{entry.run_id}", session=session)
     st.page_link(
         "views/fidelity.py", label="Next: how faithful is it?", icon=":material/arrow_forward:"
     )
@@ -174,17 +308,33 @@ def finished_run(session: Session) -> None:
 
 session = start_page()
 st.title("Train")
-st.caption(
-    "The generator learns the table while each privacy rule is enforced with an augmented "
-    "Lagrangian: a multiplier per rule grows while the rule is broken, so the privacy knobs "
-    "move only as far as needed."
-)
+private = session.dp.enabled
+if private:
+    st.caption(
+        "The generator learns the table with DP-SGD (Opacus): each training row's gradient is "
+        "clipped and Gaussian noise is added to every step, calibrated so that the planned "
+        "epochs end at the target ε. The privacy rules are only measured on the release."
+    )
+else:
+    st.caption(
+        "The generator learns the table while each privacy rule is enforced with an augmented "
+        "Lagrangian: a multiplier per rule grows while the rule is broken, so the privacy knobs "
+        "move only as far as needed."
+    )
 
 schema = session.schema
 preset = session.preset_name or "custom"
+if private:
+    n = training_rows(session.dataset.frame, session.constraint_config().split, seed=session.seed)
+    delta = session.dp.delta or (default_delta(n) if n else None)
+    protection = f"**differential privacy, target ε = {session.dp.epsilon:g}**" + (
+        f" (δ = {format_delta(delta)}, n = {n:,} training rows)" if delta and n else ""
+    )
+else:
+    protection = f"**{preset}** privacy thresholds"
 st.markdown(
     f"**{session.dataset.label}** · outcome **{schema.target or 'none'}** · "
-    f"{len(schema.modelled)} modelled columns · **{preset}** privacy thresholds"
+    f"{len(schema.modelled)} modelled columns · {protection}"
 )
 
 settings = st.columns(3)
@@ -208,7 +358,12 @@ settings[0].number_input(
     key=EPOCHS_KEY,
     on_change=set_epochs,
     disabled=training,
-    help="Passes over the data; constraints are measured and multipliers updated after each.",
+    help=(
+        "Passes over the data. The privacy noise is calibrated to them: more epochs, more "
+        "noise per step, the same ε in the end."
+        if private
+        else "Passes over the data; constraints are measured and multipliers updated after each."
+    ),
 )
 settings[1].number_input(
     "Seed",
@@ -217,9 +372,15 @@ settings[1].number_input(
     key=SEED_KEY,
     on_change=set_seed,
     disabled=training,
-    help="Fixes the split, the initial weights and the sampling: same seed, same run.",
+    help=(
+        "Fixes the split and the initial weights. The privacy noise and batches are drawn "
+        "fresh (the guarantee needs them secret), so a DP run never repeats exactly."
+        if private
+        else "Fixes the split, the initial weights and the sampling: same seed, same run."
+    ),
 )
-default_name = f"{session.dataset.name} · {preset} · {session.epochs} epochs"
+protection_name = f"DP ε={session.dp.epsilon:g}" if private else preset
+default_name = f"{session.dataset.name} · {protection_name} · {session.epochs} epochs"
 name = (
     settings[2]
     .text_input("Run name", placeholder=default_name, key=NAME_KEY, disabled=training)
@@ -252,6 +413,12 @@ else:
             st.rerun()
     if session.train_message:
         st.error(session.train_message, icon=":material/error:")
+    if private:
+        st.page_link(
+            "views/thresholds.py",
+            label="Differential-privacy settings (ε, δ, what is public)",
+            icon=":material/tune:",
+        )
     last = session.last_job
     if last is not None and last.state is JobState.FAILED:
         st.error(f"The last run failed: {last.error}", icon=":material/error:")

@@ -60,6 +60,42 @@ DEMO_DATASETS: dict[str, DemoDataset] = {
         ),
     )
 }
+# Wide limits of the bundled tables' numeric columns, chosen from what each column means (units
+# as stored; dates as days since 1970), never from the rows: the code book a steward would have.
+# Used by the dashboard's DP option and the DP benchmark's "codebook" setting.
+CODE_BOOKS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "nhefs": (
+        ("age", 0, 120),
+        ("income", 11, 22),  # the survey's income code
+        ("school", 0, 20),  # years of schooling
+        ("ht", 120, 220),  # cm
+        ("wt71", 30, 250),  # kg
+        ("smokeintensity", 0, 100),  # cigarettes a day
+        ("smokeyrs", 0, 80),
+        ("cholesterol", 50, 600),  # mg/dL
+        ("alcoholhowmuch", 0, 60),
+        ("pregnancies", 0, 20),
+        ("birthplace", 1, 56),  # US state code
+        ("price71", 0, 5),  # dollars a pack
+        ("tax71", 0, 3),
+    ),
+    "covid_testing": (
+        ("age", 0, 120),
+        ("pan_day", 0, 366),  # day of the pandemic in 2020
+        ("col_rec_tat", 0, 200),  # hours from collection to receipt
+    ),
+    "births14": (
+        ("fage", 10, 90),
+        ("mage", 10, 60),
+        ("weeks", 20, 45),  # weeks of gestation
+        ("visits", 0, 50),
+        ("gained", 0, 150),  # pounds
+    ),
+    "aids2": (
+        ("age", 0, 100),
+        ("diag_date", 3652, 8036),  # 1980-01-01 to 1992-01-01
+    ),
+}
 DEFAULT_DEMO = "nhefs"
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from psygentab_core.evaluation.figures.training import constraint_panels, training_curves
+from psygentab_core.evaluation.figures.catalogue import training_figures
+from psygentab_core.evaluation.figures.training import (
+    constraint_panels,
+    objective_curve,
+    training_curves,
+)
 from psygentab_core.schema import infer_schema
 from psygentab_core.training import TrainingRun, prepare_data
 from tests.tables import mixed_table, quick_config
@@ -36,3 +41,14 @@ def test_figures_draw_mid_run_and_without_history(history) -> None:
     assert len(constraint_panels(history[:1]).data) == 2 * len(history[0]["constraints"])
     assert training_curves(history[:1]).data
     assert not constraint_panels([]).data
+
+
+def test_a_dp_history_gets_the_objective_and_epsilon_not_empty_constraint_panels(history) -> None:
+    private = [{**h, "constraints": [], "epsilon": 0.5 * h["epoch"]} for h in history]
+    figures = [figure for _, _, figure in training_figures(private, target_epsilon=3.0)]
+    assert len(figures) == 2
+    assert [t.name for t in figures[0].data] == [t.name for t in objective_curve(private).data]
+    assert list(figures[0].data[0].y) == [h["objective"] for h in history]
+    assert list(figures[1].data[0].y) == [h["epsilon"] for h in private]
+    plain = [figure for _, _, figure in training_figures(history, target_epsilon=None)]
+    assert len(plain) == 1 and len(plain[0].data) == len(training_curves(history).data)

@@ -83,3 +83,13 @@ def test_a_failed_current_run_has_nothing_to_export(app_with_run) -> None:
     assert not page.exception
     assert "broken run is failed" in page.warning[0].value
     assert not page.get("download_button")
+
+
+def test_a_dp_run_shows_its_budget_instead_of_the_filter_it_did_not_use(app_with_dp_run) -> None:
+    page = app_with_dp_run(PAGE)
+    assert not page.exception
+    privacy = page.session_state[SESSION_KEY].run_entry().summary["privacy"]
+    shown = {m.label: m.value for m in page.metric}
+    assert shown["ε spent"] == f"{privacy['epsilon']:.2f} of 3"
+    assert "Rows redrawn" not in shown
+    assert any("differentially private generator as drawn" in c.value for c in page.caption)

@@ -3,10 +3,13 @@ baseline, the attack and distance figures, subgroup exposure; nothing without a 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from psygentab_app.session import SESSION_KEY
 from psygentab_app.ui import membership_verdict
+from psygentab_core.dp import attack_bound
 from psygentab_core.evaluation.result import Direction, Family, Interval, MetricResult
 
 PAGE = "views/privacy.py"
@@ -47,6 +50,12 @@ def test_verdict_scores_and_figures_show_and_returning_reuses_them(app_with_run)
     signal, _ = membership_verdict([(r.name, r) for r in attacks])
     opening = "Measurable membership signal" if signal else "No measurable membership signal"
     assert any(a.value.startswith(opening) for a in [*page.info, *page.warning])
+    # Trained without differential privacy: the page claims no formal guarantee.
+    assert any(
+        i.value.startswith("None: this run was trained without differential privacy")
+        for i in page.info
+    )
+    assert not page.success
     assert {m.label for m in page.metric} == {r.name for r in results}
     # Each attack card names its attacker.
     captions = " ".join(c.value for c in page.caption)
@@ -89,3 +98,33 @@ def test_no_interval_or_one_below_chance_claims_no_signal(low: float, high: floa
     signal, text = membership_verdict([("test attack", attack(low, high, value=0.43))])
     assert not signal
     assert "cannot be ruled out" not in text
+
+
+def trace_names(page, key: str) -> list[str]:
+    """Names of the traces of one Plotly chart."""
+    (chart,) = [c for c in page.get("plotly_chart") if c.proto.id.endswith(key)]
+    return [trace.get("name", "") for trace in json.loads(chart.proto.spec)["data"]]
+
+
+def test_a_dp_run_shows_its_guarantee_and_the_attacks_against_its_bound(app_with_dp_run) -> None:
+    page = app_with_dp_run(PAGE)
+    assert not page.exception
+    ledger = page.session_state[SESSION_KEY].run_entry().summary["privacy"]
+    bound = attack_bound(ledger["epsilon"], ledger["delta"])
+    # The guarantee as the ledger states it, with what it implies for any attacker.
+    assert any(s.value == ledger["statement"] for s in page.success)
+    assert "It does not cover the run folder" in ledger["statement"]
+    shown = {m.label: m.value for m in page.metric}
+    assert shown["Largest attack AUC the guarantee allows"] == f"{bound.max_auc:.3f}"
+    assert shown["ε spent (δ = 1e-04)"] == f"{ledger['epsilon']:.2f} of 3"
+    # The measured attacks next to the bound, in words and in the ROC figure.
+    attacks = [
+        r for r in evaluation_of(page).by_family(Family.PRIVACY) if r.key.startswith("privacy.mia_")
+    ]
+    strongest = max(attacks, key=lambda r: r.value)
+    (comparison,) = [i.value for i in page.info if i.value.startswith("The strongest measured")]
+    assert f"reaches AUC {strongest.value:.3f}" in comparison
+    assert f"no attack of any kind can exceed AUC {bound.max_auc:.3f}" in comparison
+    names = trace_names(page, "privacy-attack-roc")
+    assert names[0].startswith("most any attack can reach under (ε = ")
+    assert len(names) == len(attacks) + 2  # the bound, each attack, guessing

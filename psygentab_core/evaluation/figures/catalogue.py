@@ -196,14 +196,25 @@ def training_figures(
     """The training curves of the run, if a history is known; for a DP run also ε spent."""
     if not history:
         return []
-    entries: list[Entry] = [
-        (
-            None,
-            "Objective, each constraint's measured value relative to its threshold (at or "
-            "below the dashed line is met), multipliers, penalties and privacy knobs, per epoch.",
-            training.training_curves(history),
-        )
-    ]
+    if not any(h.get("constraints") for h in history):
+        # DP-SGD trains on no constraint: no multipliers, penalties or knobs to draw.
+        entries: list[Entry] = [
+            (
+                None,
+                "Objective and fidelity proxy per epoch (DP-SGD trains on no privacy constraint).",
+                training.objective_curve(history),
+            )
+        ]
+    else:
+        entries = [
+            (
+                None,
+                "Objective, each constraint's measured value relative to its threshold (at or "
+                "below the dashed line is met), multipliers, penalties and privacy knobs, per "
+                "epoch.",
+                training.training_curves(history),
+            )
+        ]
     if any(h.get("epsilon") is not None for h in history):
         entries.append(
             (

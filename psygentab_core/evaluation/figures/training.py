@@ -113,6 +113,35 @@ def training_curves(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     return figure.update_layout(legend={**LEGEND_BELOW, "y": -0.12}, margin={"b": 110})
 
 
+def objective_curve(history: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Objective and fidelity proxy per epoch: what is left of the ALM curves under DP-SGD,
+    which trains on no constraint (so there are no multipliers or penalties to draw)."""
+    epochs = [h["epoch"] for h in history]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=epochs,
+                y=[h["objective"] for h in history],
+                name="objective (negative ELBO per column)",
+                line={"color": REAL},
+            ),
+            go.Scatter(
+                x=epochs,
+                y=[h["fidelity"] for h in history],
+                name="fidelity proxy",
+                line={"color": SYNTHETIC, "dash": "dot"},
+                yaxis="y2",
+            ),
+        ]
+    )
+    figure.update_layout(
+        yaxis={"title": "objective"},
+        yaxis2={"title": "fidelity proxy", "overlaying": "y", "side": "right", "range": [0, 1]},
+    )
+    figure.update_xaxes(title="epoch")
+    return styled(figure, title="Objective and fidelity proxy", height=340)
+
+
 def epsilon_curve(
     history: Sequence[Mapping[str, Any]], *, target: float | None = None
 ) -> go.Figure:
