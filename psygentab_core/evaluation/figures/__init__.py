@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from psygentab_core.evaluation.result import MetricResult
 
@@ -20,6 +21,8 @@ NEUTRAL = "#7f7f7f"
 DIVERGING = "RdBu_r"  # differences: red = synthetic higher, blue = synthetic lower
 SEQUENTIAL = "Blues"
 
+# Looked up once: assigning the template by name makes plotly copy it on every figure (~30 ms).
+WHITE = pio.templates["plotly_white"]
 FONT = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
 
 
@@ -27,7 +30,7 @@ def styled(figure: go.Figure, *, title: str, height: int = 420) -> go.Figure:
     """The house style: a plain white layout, readable fonts, legend on top."""
     figure.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
-        template="plotly_white",
+        template=WHITE,
         font=FONT,
         height=height,
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
