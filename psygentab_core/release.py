@@ -19,9 +19,21 @@ from psygentab_core.constraints import (
     ExactMatchConstraint,
     violation,
 )
-from psygentab_core.distances import distance_coordinates
+from psygentab_core.distances import (
+    distance_coordinates,
+    nearest_distances,
+    separated_groups,
+    within_radius,
+)
 from psygentab_core.errors import ReleaseError
-from psygentab_core.privacy import PrivacyReference, SampleAudit, audit_sample, row_keys
+from psygentab_core.privacy import (
+    DISTANCE_ROWS,
+    PrivacyReference,
+    SampleAudit,
+    audit_sample,
+    measured_subset,
+    row_keys,
+)
 from psygentab_core.synthesizer import Synthesizer, class_counts, stratified_conditions
 
 FILTERED = (ExactMatchConstraint, CloseRecordConstraint)
@@ -61,6 +73,12 @@ def release(
 
     With ``filtering=False`` (differential privacy) nothing is rejected: the filter reads the
     training rows outside the DP mechanism. The constraints are still measured, as an audit.
+
+    Above ``DISTANCE_ROWS`` rows the filter checks each row against the training rows of its
+    own group only (:func:`psygentab_core.distances.within_radius`, exact), and the measures that
+    need every row's nearest-neighbour distances (closer-to-training share, composite score) are
+    taken on ``DISTANCE_ROWS`` released rows drawn at random (``audit.distance_rows``); the
+    exact-match and too-close shares are still counted on every row.
     """
     if rows < 1:
         raise ReleaseError(f"The number of rows to release must be at least 1; got {rows}.")
@@ -73,7 +91,14 @@ def release(
     rejected_by = dict.fromkeys(allowance, 0)
     shares = synthesizer.class_shares or (1.0,)
     quota = class_counts(shares, rows)
+    large = rows > DISTANCE_ROWS
+    # Large releases: flags of every record-level rule, kept for the accepted rows.
+    flagging = [c for c in constraints if isinstance(c, FILTERED)] if large else []
+    member_groups = (
+        separated_groups(reference.space, reference.member_coordinates) if large else None
+    )
     kept_features, kept_targets, kept_frames = [], [], []
+    kept_flags: dict[str, list[np.ndarray]] = {c.key: [] for c in flagging}
     drawn = rejected = generated = 0
     while quota.sum() > 0:
         if generated >= MAX_DRAWS_PER_ROW * rows:
@@ -86,44 +111,49 @@ def release(
             features = model.sample(target, generator=generator, relaxed=False)
         generated += batch
         frame = encoder.decode(features.numpy(), target.numpy())
-        audit = audit_sample(
-            reference,
-            distance_coordinates(reference.space, features, target),
-            row_keys(frame, encoder.schema),
-        )
-        flags = {c.key: c.flagged(audit, reference) for c in filters}
+        coordinates = distance_coordinates(reference.space, features, target)
+        keys = row_keys(frame, encoder.schema)
+        if large:
+            all_flags = {
+                c.key: _record_flags(c, reference, coordinates, keys, member_groups)
+                for c in flagging
+            }
+            flags = {c.key: all_flags[c.key] for c in filters}
+        else:
+            audit = audit_sample(reference, coordinates, keys)
+            all_flags = {}
+            flags = {c.key: c.flagged(audit, reference) for c in filters}
         classes = target.argmax(dim=1).numpy() if target.shape[1] else np.zeros(batch, dtype=int)
-        accept = np.zeros(batch, dtype=bool)
-        for row in range(batch):
-            if quota[classes[row]] == 0:
-                continue  # a surplus draw for a class already complete: not examined
-            drawn += 1
-            broken = [k for k, f in flags.items() if f[row] and used[k] >= allowance[k]]
-            if broken:
-                rejected += 1
-                for key in broken:
-                    rejected_by[key] += 1
-                continue
-            for key, flagged in flags.items():
-                used[key] += int(flagged[row])
-            quota[classes[row]] -= 1
-            accept[row] = True
+        accept, examined, broken_by = _accept_rows(classes, flags, quota, used, allowance)
+        drawn += examined
+        rejected += broken_by.pop("any")
+        for key, count in broken_by.items():
+            rejected_by[key] += count
         kept = torch.from_numpy(accept)
         kept_features.append(features[kept])
         kept_targets.append(target[kept])
         kept_frames.append(frame[accept])
+        for key, values in all_flags.items():
+            kept_flags[key].append(values[accept])
     features = torch.cat(kept_features)
     target = torch.cat(kept_targets)
     table = pd.concat(kept_frames, ignore_index=True)
     order = torch.randperm(rows, generator=generator)
     features, target = features[order], target[order]
     table = table.iloc[order.numpy()].reset_index(drop=True)
-    audit = audit_sample(
-        reference,
-        distance_coordinates(reference.space, features, target),
-        row_keys(table, encoder.schema),
-    )
-    measured = {c.key: c.measure(audit, reference) for c in constraints}
+    if large:
+        audit = _sampled_audit(reference, features, target, row_keys(table, encoder.schema), seed)
+        measured = {c.key: c.measure(audit, reference) for c in constraints}
+        # The record-level shares are counted on every released row, not the subset.
+        for key, parts in kept_flags.items():
+            measured[key] = float(np.concatenate(parts).mean())
+    else:
+        audit = audit_sample(
+            reference,
+            distance_coordinates(reference.space, features, target),
+            row_keys(table, encoder.schema),
+        )
+        measured = {c.key: c.measure(audit, reference) for c in constraints}
     return ReleaseResult(
         table=table,
         drawn=drawn,
@@ -132,6 +162,87 @@ def release(
         measured=measured,
         satisfied={c.key: violation(c, measured[c.key]) <= tolerance for c in constraints},
         audit=audit,
+    )
+
+
+def _accept_rows(
+    classes: np.ndarray,
+    flags: dict[str, np.ndarray],
+    quota: np.ndarray,
+    used: dict[str, int],
+    allowance: dict[str, int],
+) -> tuple[np.ndarray, int, dict[str, int]]:
+    """Walk a batch in order: a row of a class still short of its quota is examined, and kept
+    unless it breaks a rule whose allowance is used up. Updates ``quota`` and ``used`` in place;
+    returns the kept rows, the number examined and the rejections (``"any"``: rows rejected)."""
+    accept = np.zeros(classes.size, dtype=bool)
+    rejections = dict.fromkeys(flags, 0)
+    rejections["any"] = 0
+    examined = 0
+    # Plain Python lists: indexing NumPy arrays one element at a time is several times slower,
+    # and a million-row release walks over a million rows here.
+    class_list = classes.tolist()
+    flagged_rows = {key: np.flatnonzero(values).tolist() for key, values in flags.items()}
+    flagged = {key: set(rows) for key, rows in flagged_rows.items()}
+    any_flag = set().union(*flagged.values()) if flagged else set()
+    remaining = quota.tolist()
+    for row, label in enumerate(class_list):
+        if remaining[label] == 0:
+            continue  # a surplus draw for a class already complete: not examined
+        examined += 1
+        if row in any_flag:
+            broken = [k for k in flagged if row in flagged[k] and used[k] >= allowance[k]]
+            if broken:
+                rejections["any"] += 1
+                for key in broken:
+                    rejections[key] += 1
+                continue
+            for key in flagged:
+                used[key] += int(row in flagged[key])
+        remaining[label] -= 1
+        accept[row] = True
+    quota[:] = remaining
+    return accept, examined, rejections
+
+
+def _record_flags(
+    constraint: Constraint,
+    reference: PrivacyReference,
+    coordinates: torch.Tensor,
+    keys: np.ndarray,
+    member_groups: np.ndarray | None,
+) -> np.ndarray:
+    """Rows breaking one record-level rule, without a full nearest-neighbour search."""
+    if isinstance(constraint, ExactMatchConstraint):
+        return np.isin(keys, reference.member_keys)
+    assert isinstance(constraint, CloseRecordConstraint)
+    return within_radius(
+        coordinates,
+        reference.member_coordinates,
+        constraint.radius(reference),
+        query_groups=separated_groups(reference.space, coordinates),
+        pool_groups=member_groups,
+    )
+
+
+def _sampled_audit(
+    reference: PrivacyReference,
+    features: torch.Tensor,
+    target: torch.Tensor,
+    keys: np.ndarray,
+    seed: int,
+) -> SampleAudit:
+    """Copies and duplicates of every row; nearest-neighbour distances of a random subset."""
+    subset = measured_subset(len(keys), seed=seed)
+    chosen = np.arange(len(keys)) if subset is None else subset
+    rows = torch.from_numpy(chosen)
+    coordinates = distance_coordinates(reference.space, features[rows], target[rows])
+    return SampleAudit(
+        to_members=nearest_distances(coordinates, reference.member_coordinates).numpy(),
+        to_reference=nearest_distances(coordinates, reference.reference_coordinates).numpy(),
+        exact_match=np.isin(keys, reference.member_keys),
+        duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
+        distance_rows=subset,
     )
 
 

@@ -23,7 +23,12 @@ import pandas as pd
 from psygentab_core.config import TrainConfig, config_to_toml
 from psygentab_core.dp import PrivacyLedger
 from psygentab_core.io import write_table
-from psygentab_core.privacy import PrivacyReference, closer_share_against, coordinates_of
+from psygentab_core.privacy import (
+    DISTANCE_ROWS,
+    PrivacyReference,
+    closer_share_against,
+    coordinates_of,
+)
 from psygentab_core.release import ReleaseResult
 from psygentab_core.synthesizer import Synthesizer
 from psygentab_core.training import EpochRecord, PreparedData
@@ -146,13 +151,21 @@ def summarise(
             "rejected": released.rejected,
             "rejection_rate": released.rejection_rate,
             "rejected_by": released.rejected_by,
+            # Large releases: rows whose nearest-neighbour distances were measured (at random).
+            "distance_rows": (
+                len(released.table)
+                if released.audit.distance_rows is None
+                else int(released.audit.distance_rows.size)
+            ),
         },
         holdout_check={
             "closer_to_training_vs_holdout": holdout_share,
+            "rows_measured": min(len(released.table), DISTANCE_ROWS),
             "meaning": (
                 "Share of released rows nearer the training rows than the holdout rows (never "
                 "read in training), corrected to equal-size sets; 0.5 means the training rows "
-                "leave no trace, 1 that every released row copies one."
+                "leave no trace, 1 that every released row copies one. Measured on every "
+                f"released row, or on {DISTANCE_ROWS:,} drawn at random from a larger release."
             ),
         },
         notes=list(notes),

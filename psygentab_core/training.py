@@ -157,7 +157,7 @@ def unseen_patient_levels(
     # The order of the distances does not matter to any measure: only shares and quantiles.
     audit = SampleAudit(
         to_members=reference.reference_to_members,
-        to_reference=np.full(len(keys), np.inf),
+        to_reference=np.full(reference.reference_to_members.size, np.inf),
         exact_match=np.isin(keys, reference.member_keys),
         duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
     )

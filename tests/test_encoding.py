@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import ndtri
 
 from psygentab_core.encoding import (
     ChoiceEncoder,
     NumericEncoder,
     SpanKind,
     TableEncoder,
+    _discrete_support,
     canonical_value,
     fit_encoder,
 )
@@ -482,3 +484,54 @@ def test_one_hot_block_of_many_levels() -> None:
     assert block.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
     assert block.argmax(axis=1).tolist() == [3, 5000, 4999]
     assert encoder.decode(block).tolist() == ["L0003", None, "L4999"]
+
+
+def codes_one_by_one(encoder: ChoiceEncoder, values: list) -> list[int]:
+    """The reference coding: every cell looked up on its own."""
+    lookup = {canonical_value(level): i for i, level in enumerate(encoder.levels)}
+    missing = len(encoder.levels)
+    return [
+        missing
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+        else lookup[canonical_value(v)]
+        for v in values
+    ]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([1, 1.0, 2, "2", "a", None, np.nan, 3.5, "b"]), max_size=60))
+def test_codes_of_distinct_values_match_cell_by_cell_coding(values: list) -> None:
+    encoder = ChoiceEncoder("c", ColumnKind.CATEGORICAL, (1, 2, 3.5, "2", "a", "b"), True)
+    series = pd.Series(values, dtype=object, index=np.arange(len(values)) * 3 + 7)
+    assert encoder.codes(series).tolist() == codes_one_by_one(encoder, values)
+
+
+def test_booleans_and_numbers_stay_apart_in_one_column() -> None:
+    # pd.factorize would put True and 1 in one group; the encoder keeps them apart.
+    encoder = ChoiceEncoder("c", ColumnKind.CATEGORICAL, (True, 1, 0, False), False)
+    values = [1, True, False, 0, True]
+    assert encoder.codes(pd.Series(values, dtype=object)).tolist() == [1, 0, 3, 2, 0]
+
+
+def test_the_first_bad_cell_in_row_order_is_reported() -> None:
+    encoder = ChoiceEncoder("c", ColumnKind.CATEGORICAL, ("a", "b"), has_missing=False)
+    with pytest.raises(SchemaError, match="a missing value appeared"):
+        encoder.codes(pd.Series(["a", None, "zz"]))
+    with pytest.raises(SchemaError, match="value 'zz' was not seen"):
+        encoder.codes(pd.Series(["a", "zz", None]))
+    lenient = ChoiceEncoder("c", ColumnKind.CATEGORICAL, ("a",), True, unknown_as_missing=True)
+    assert lenient.codes(pd.Series(["zz", "a", None])).tolist() == [1, 0, 1]
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 40), min_size=30, max_size=400))
+def test_rare_values_join_the_nearest_common_value(values: list[int]) -> None:
+    present = np.asarray(values, dtype=float)
+    kept, cuts = _discrete_support(present)
+    unique, counts = np.unique(present, return_counts=True)
+    if kept.size == 0:
+        return
+    # Reference: the full unique × kept matrix of differences (first minimum on a tie).
+    nearest = np.abs(unique[:, None] - kept[None, :]).argmin(axis=1)
+    masses = np.bincount(nearest, weights=counts, minlength=kept.size)
+    np.testing.assert_array_equal(cuts, ndtri(np.cumsum(masses)[:-1] / present.size))

@@ -7,11 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
+from psygentab_core import privacy
+from psygentab_core.encoding import fit_encoder
 from psygentab_core.privacy import (
+    build_reference,
     closer_share_against,
     closer_to_members_share,
     composite_privacy_score,
     equal_size_share,
+    measured_subset,
     row_keys,
 )
 from psygentab_core.schema import infer_schema
@@ -83,3 +87,32 @@ def test_composite_score_ends() -> None:
     assert composite_privacy_score(copies, np.ones(100, bool), reference) == pytest.approx(0.0)
     half = composite_privacy_score(reference / 2, np.zeros(100, bool), reference)
     assert half == pytest.approx(0.5 * 0.5 + 0.3 * 0.5 + 0.2, abs=0.02)
+
+
+def test_measured_subset_is_every_row_up_to_the_limit() -> None:
+    assert measured_subset(100, seed=0, limit=100) is None
+    subset = measured_subset(1000, seed=0, limit=100)
+    assert subset is not None
+    assert subset.size == 100
+    assert np.all(np.diff(subset) > 0)  # sorted, no repeats
+    np.testing.assert_array_equal(subset, measured_subset(1000, seed=0, limit=100))
+
+
+def test_large_sets_are_measured_on_a_random_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    population = rng.normal(size=(3000, 3))
+    members, others = torch.from_numpy(population[:1000]), torch.from_numpy(population[1000:1500])
+    copies = torch.from_numpy(population[:400])
+    unrelated = torch.from_numpy(population[1500:])
+    monkeypatch.setattr(privacy, "DISTANCE_ROWS", 200)
+    assert closer_share_against(copies, members, others) == 1.0
+    assert closer_share_against(unrelated, members, others) == pytest.approx(0.5, abs=0.08)
+
+    frame = pd.DataFrame({"x": rng.normal(size=900).round(3), "c": rng.choice(list("ab"), 900)})
+    schema = infer_schema(frame)
+    encoder = fit_encoder(schema, frame)
+    reference = build_reference(encoder, frame.iloc[:300], frame.iloc[300:])
+    # 600 reference rows, of which 200 measured; the other measures still use all of them.
+    assert reference.reference_to_members.size == 200
+    assert np.all(np.diff(reference.reference_to_members) >= 0)
+    assert len(reference.reference_coordinates) == 600

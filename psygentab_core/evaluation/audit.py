@@ -126,6 +126,38 @@ def _query_rows(size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(size, QUERY_ROWS, replace=False))
 
 
+def measured_rows(ctx: EvaluationContext, distances: Distances) -> dict[str, int]:
+    """How many rows of each table the distance measures read (and out of how many)."""
+    return {
+        "synthetic_rows_measured": len(distances.synthetic_rows),
+        "synthetic_rows": len(ctx.synthetic),
+        "member_rows_measured": len(distances.member_rows),
+        "member_rows": len(ctx.members),
+        "holdout_rows_measured": len(distances.holdout_rows),
+        "holdout_rows": len(ctx.holdout),
+    }
+
+
+def _subset_note(ctx: EvaluationContext, distances: Distances) -> str:
+    """A sentence for a measure's meaning when its rows are a random subset, else ''."""
+    parts = [
+        f"{len(rows):,} of the {len(table):,} {name} rows"
+        for name, rows, table in (
+            ("synthetic", distances.synthetic_rows, ctx.synthetic),
+            ("training", distances.member_rows, ctx.members),
+            ("holdout", distances.holdout_rows, ctx.holdout),
+        )
+        if len(rows) < len(table)
+    ]
+    if not parts:
+        return ""
+    return (
+        f" Large tables: measured from {', '.join(parts)}, drawn at random (at most "
+        f"{QUERY_ROWS:,} per table; every row is still searched among); the interval reflects "
+        "that sample."
+    )
+
+
 def exact_matches(ctx: EvaluationContext) -> MetricResult:
     """Share of synthetic rows identical to a training row (after canonical normalisation)."""
     keys = _row_keys(ctx)
@@ -171,11 +203,13 @@ def distance_to_closest_record(ctx: EvaluationContext, distances: Distances) -> 
             "Median distance from a synthetic row to its nearest training patient, divided by "
             "the same for unseen real patients. Below 1, synthetic rows crowd the training "
             "patients more than real patients do; 1 or more is as private as fresh data."
+            + _subset_note(ctx, distances)
         ),
         baseline=1.0,
         baseline_meaning="unseen real patients (holdout) by definition",
         interval=two_sample_bootstrap(_median_ratio, synthetic, holdout, seed=ctx.seed),
         details={
+            **measured_rows(ctx, distances),
             "edges": edges.tolist(),
             "synthetic_counts": np.histogram(np.clip(synthetic, 0, top), edges)[0].tolist(),
             "holdout_counts": np.histogram(np.clip(holdout, 0, top), edges)[0].tolist(),
@@ -208,6 +242,7 @@ def closer_to_training_share(ctx: EvaluationContext, distances: Distances) -> Me
             "Share of synthetic rows whose nearest real patient is a training patient rather "
             "than an unseen one, corrected to equal-size sets. 0.5 means the training patients "
             "leave no trace; 1 means every synthetic row sits on a training patient."
+            + _subset_note(ctx, distances)
         ),
         baseline=0.5,
         baseline_meaning="a generator that never saw the training patients",
@@ -215,6 +250,7 @@ def closer_to_training_share(ctx: EvaluationContext, distances: Distances) -> Me
             share_of, (synthetic_to_members, distances.synthetic_to_holdout), seed=ctx.seed
         ),
         details={
+            **measured_rows(ctx, distances),
             "equal_size_subsample_share": literal,
             "members": len(ctx.members),
             "holdout": len(ctx.holdout),
@@ -236,12 +272,12 @@ def nearest_neighbour_distance_ratio(ctx: EvaluationContext, distances: Distance
         meaning=(
             "For each synthetic row, distance to its nearest training patient divided by the "
             "distance to the second nearest (median). Near 0, a synthetic row singles out one "
-            "patient; unseen real patients give the reference level."
+            "patient; unseen real patients give the reference level." + _subset_note(ctx, distances)
         ),
         baseline=float(np.median(holdout)),
         baseline_meaning="the same ratio for unseen real patients (holdout)",
         interval=_bootstrap_median(synthetic, seed=ctx.seed),
-        details={"holdout_median": float(np.median(holdout))},
+        details={"holdout_median": float(np.median(holdout)), **measured_rows(ctx, distances)},
     )
 
 
@@ -318,6 +354,7 @@ def attack_result(ctx: EvaluationContext, scores: AttackScores, attacker: str) -
             "How well the attacker tells training patients from unseen ones: 0.5 is a coin "
             "flip, 1 a perfect attack. The true-positive rate at 1 % and 0.1 % false positives "
             "(details) shows whether a few patients are exposed even when the AUC is low."
+            + _scored_note(ctx, scores)
         ),
         baseline=0.5,
         baseline_meaning="random guessing",
@@ -328,7 +365,20 @@ def attack_result(ctx: EvaluationContext, scores: AttackScores, attacker: str) -
             "tpr_at_fpr": low_fpr,
             "members_scored": len(scores.members),
             "non_members_scored": len(scores.non_members),
+            "members": len(ctx.members),
+            "non_members": len(ctx.holdout),
         },
+    )
+
+
+def _scored_note(ctx: EvaluationContext, scores: AttackScores) -> str:
+    """A sentence for an attack's meaning when it scores a random subset of the patients."""
+    if len(scores.members) == len(ctx.members) and len(scores.non_members) == len(ctx.holdout):
+        return ""
+    return (
+        f" Large tables: {len(scores.members):,} of the {len(ctx.members):,} training patients "
+        f"and {len(scores.non_members):,} of the {len(ctx.holdout):,} unseen ones are scored, "
+        f"drawn at random (at most {QUERY_ROWS:,} per table); the interval reflects that sample."
     )
 
 
@@ -350,9 +400,11 @@ def composite_privacy(ctx: EvaluationContext, distances: Distances) -> MetricRes
             "0.5·DCR + 0.3·tail + 0.2·uniqueness, each capped at 1: 1 means synthetic rows sit "
             "as far from training patients as unseen real patients do and copy nobody. Shown "
             "for comparison with the source paper; the attacks above are the direct evidence."
+            + _subset_note(ctx, distances)
         ),
         baseline=1.0,
         baseline_meaning="unseen real patients (holdout)",
+        details=measured_rows(ctx, distances),
     )
 
 

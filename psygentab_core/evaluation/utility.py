@@ -54,6 +54,8 @@ RECALL, F1 = "recall", "F1"
 
 REPEATS = 200
 LEVEL = 0.95
+# Cells (resamples × rows) a bootstrap step holds at once: 32 MB per float64 array.
+BOOTSTRAP_CELLS = 1 << 22
 BASELINE_MEANING = "the same model trained on the real training rows"
 # Rows with a missing target cannot be scored; they are left out of training and testing.
 
@@ -255,9 +257,19 @@ def resample_counts(size: int, repeats: int, seed: Sequence[int] | int) -> np.nd
     if size == 0:
         return np.zeros((repeats, 0))
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, size, (repeats, size))
-    offsets = (np.arange(repeats)[:, None] * size + draws).ravel()
-    return np.bincount(offsets, minlength=repeats * size).reshape(repeats, size).astype(float)
+    counts = np.empty((repeats, size))
+    # A slice of resamples at a time: all draws at once (and their offsets and counts, as int64)
+    # would hold three more copies of the matrix, gigabytes for a million test rows. The
+    # generator yields the same numbers in slices as in one call.
+    step = max(1, BOOTSTRAP_CELLS // size)
+    for start in range(0, repeats, step):
+        rows = min(step, repeats - start)
+        draws = rng.integers(0, size, (rows, size))
+        offsets = (np.arange(rows)[:, None] * size + draws).ravel()
+        counts[start : start + rows] = np.bincount(offsets, minlength=rows * size).reshape(
+            rows, size
+        )
+    return counts
 
 
 def confusion(truth: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
@@ -291,21 +303,30 @@ def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) 
     """ROC AUC of ``scores`` for ``positive`` under each row of ``weights``, shape (r,).
 
     Ties count one half (the Mann-Whitney form); NaN where a resample lacks either class.
+    Computed a slice of resamples at a time, so memory stays bounded on large test sets.
     """
     repeats = weights.shape[0]
     if len(scores) == 0:
         return np.full(repeats, np.nan)
     levels, inverse = np.unique(scores, return_inverse=True)
     width = len(levels)
-    offsets = (np.arange(repeats)[:, None] * width + inverse[None, :]).ravel()
-    pos = np.bincount(offsets, (weights * positive).ravel(), repeats * width)
-    neg = np.bincount(offsets, (weights * ~positive).ravel(), repeats * width)
-    pos, neg = pos.reshape(repeats, width), neg.reshape(repeats, width)
-    below = np.cumsum(neg, axis=1) - neg
-    numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
-    denominator = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / denominator, np.nan)
+    result = np.empty(repeats)
+    step = max(1, BOOTSTRAP_CELLS // max(width, len(scores)))
+    for start in range(0, repeats, step):
+        part = weights[start : start + step]
+        rows = part.shape[0]
+        offsets = (np.arange(rows)[:, None] * width + inverse[None, :]).ravel()
+        pos = np.bincount(offsets, (part * positive).ravel(), rows * width)
+        neg = np.bincount(offsets, (part * ~positive).ravel(), rows * width)
+        pos, neg = pos.reshape(rows, width), neg.reshape(rows, width)
+        below = np.cumsum(neg, axis=1) - neg
+        numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
+        denominator = pos.sum(axis=1) * neg.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result[start : start + rows] = np.where(
+                denominator > 0, numerator / denominator, np.nan
+            )
+    return result
 
 
 def auc_scores(
@@ -388,10 +409,22 @@ class _Scores:
 
 
 def _score(prediction: Prediction, k: int, minority: int, counts: np.ndarray) -> _Scores:
-    weights = np.vstack([np.ones((1, len(prediction.truth))), counts])
-    matrices = confusion(prediction.truth, prediction.predicted, k, weights)
+    # The point estimate (all weights 1) and the resamples apart: stacking them would copy the
+    # resample matrix once per model and setting.
+    ones = np.ones((1, len(prediction.truth)))
+    matrices = np.concatenate(
+        [
+            confusion(prediction.truth, prediction.predicted, k, weights)
+            for weights in (ones, counts)
+        ]
+    )
     recall, f1, balanced = per_class_scores(matrices)
-    auc = auc_scores(prediction.probabilities, prediction.truth, minority, weights)
+    auc = np.concatenate(
+        [
+            auc_scores(prediction.probabilities, prediction.truth, minority, weights)
+            for weights in (ones, counts)
+        ]
+    )
     return _Scores(
         auc=Estimate(float(auc[0]), auc[1:]),
         balanced=Estimate(float(balanced[0]), balanced[1:]),

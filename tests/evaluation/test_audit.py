@@ -117,3 +117,15 @@ def test_large_tables_are_measured_on_a_random_subset_of_queries(
     copied = by_key(privacy_metrics(copy_context))
     assert copied["privacy.mia_distance_auc"].value > 0.99
     assert copied["privacy.closer_to_training_share"].value == pytest.approx(1.0)
+    # Each result read from a subset says so, with the sizes.
+    for key in ("privacy.dcr_ratio", "privacy.closer_to_training_share", "privacy.nndr"):
+        assert "drawn at random" in results[key].meaning
+        assert results[key].details["synthetic_rows_measured"] == 300
+        assert results[key].details["synthetic_rows"] == len(fresh_context.synthetic)
+    assert "drawn at random" in attack.meaning
+
+
+def test_small_tables_are_measured_whole(fresh_audit, fresh_context) -> None:
+    closer = fresh_audit["privacy.closer_to_training_share"]
+    assert "drawn at random" not in closer.meaning
+    assert closer.details["synthetic_rows_measured"] == len(fresh_context.synthetic)

@@ -51,4 +51,5 @@ def test_a_dp_history_gets_the_objective_and_epsilon_not_empty_constraint_panels
     assert list(figures[0].data[0].y) == [h["objective"] for h in history]
     assert list(figures[1].data[0].y) == [h["epsilon"] for h in private]
     plain = [figure for _, _, figure in training_figures(history, target_epsilon=None)]
-    assert len(plain) == 1 and len(plain[0].data) == len(training_curves(history).data)
+    assert len(plain) == 1
+    assert len(plain[0].data) == len(training_curves(history).data)
