@@ -55,11 +55,12 @@ def _check_fraction(name: str, value: float, *, low: float = 0.0, high: float = 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExactMatchConstraint:
-    """1. Synthetic rows identical to a training row: at most ``max_share`` (default none)."""
+    """1. Synthetic rows identical to a real patient's row (a training member or a reference
+    row held back to measure privacy): at most ``max_share`` (default none)."""
 
     max_share: float = 0.0
     key: ClassVar[str] = "exact_match"
-    label: ClassVar[str] = "Exact copies of training rows"
+    label: ClassVar[str] = "Exact copies of real patients"
     sense: ClassVar[Sense] = Sense.AT_MOST
 
     def __post_init__(self) -> None:
@@ -73,10 +74,13 @@ class ExactMatchConstraint:
     def describe(self, reference: PrivacyReference | None = None) -> str:
         """The rule in plain words."""
         if self.max_share == 0:
-            return "No synthetic patient may be an exact copy of a real training patient."
+            return (
+                "No synthetic patient may be an exact copy of a real patient the tool read "
+                "(training or privacy reference)."
+            )
         return (
             f"At most {self.max_share:.1%} of synthetic patients may be exact copies of a real "
-            "training patient."
+            "patient the tool read (training or privacy reference)."
         )
 
     def flagged(self, audit: SampleAudit, reference: PrivacyReference) -> np.ndarray:
@@ -84,7 +88,7 @@ class ExactMatchConstraint:
         return audit.exact_match
 
     def measure(self, audit: SampleAudit, reference: PrivacyReference) -> float:
-        """Share of synthetic rows identical to a training row."""
+        """Share of synthetic rows identical to a member or reference row."""
         return float(np.mean(self.flagged(audit, reference)))
 
     def surrogate(self, batch: BatchDistances, reference: PrivacyReference) -> torch.Tensor:

@@ -75,6 +75,10 @@ class PrivacyReference:
     member_coordinates: torch.Tensor
     reference_coordinates: torch.Tensor
     member_keys: np.ndarray  # sorted unique row keys of the members
+    # Sorted unique row keys of the members and the reference rows. A released row identical to
+    # a reference patient discloses that patient's whole record just as a copy of a member
+    # would, so the exact-copy rule checks both.
+    real_keys: np.ndarray
     # Nearest-member distance of every reference row (of DISTANCE_ROWS of them, drawn at
     # random, when there are more), sorted.
     reference_to_members: np.ndarray
@@ -103,11 +107,13 @@ def build_reference(
     subset = measured_subset(len(reference_coordinates), seed=0)
     queries = reference_coordinates if subset is None else reference_coordinates[subset]
     distances = nearest_distances(queries, member_coordinates).numpy()
+    member_keys = row_keys(members, encoder.schema)
     return PrivacyReference(
         space=space,
         member_coordinates=member_coordinates,
         reference_coordinates=reference_coordinates,
-        member_keys=np.unique(row_keys(members, encoder.schema)),
+        member_keys=np.unique(member_keys),
+        real_keys=np.unique(np.concatenate([member_keys, row_keys(reference, encoder.schema)])),
         reference_to_members=np.sort(distances),
     )
 
@@ -126,7 +132,7 @@ class SampleAudit:
 
     to_members: np.ndarray  # distance to the nearest member
     to_reference: np.ndarray  # distance to the nearest reference row
-    exact_match: np.ndarray  # identical to a member after canonical normalisation
+    exact_match: np.ndarray  # identical to a member or reference row after normalisation
     duplicated: np.ndarray  # identical to another synthetic row
     # Positions of the rows the two distance arrays describe, when they cover a random subset
     # of a large sample (see DISTANCE_ROWS); None when they cover every row. The exact-match and
@@ -147,7 +153,7 @@ def audit_sample(
     return SampleAudit(
         to_members=to_members,
         to_reference=nearest_distances(coordinates, reference.reference_coordinates).numpy(),
-        exact_match=np.isin(keys, reference.member_keys),
+        exact_match=np.isin(keys, reference.real_keys),
         duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
     )
 

@@ -1,6 +1,6 @@
 """The release filter: the last line of defence before a synthetic table leaves the tool.
 
-Rows that break a record-level rule (an exact copy of a training row; a row inside the
+Rows that break a record-level rule (an exact copy of a real patient's row; a row inside the
 too-close radius once the allowed share of such rows is used up) are dropped and replaced by
 fresh draws. Class quotas are kept exactly, so filtering never shifts the class balance.
 """
@@ -214,7 +214,7 @@ def _record_flags(
 ) -> np.ndarray:
     """Rows breaking one record-level rule, without a full nearest-neighbour search."""
     if isinstance(constraint, ExactMatchConstraint):
-        return np.isin(keys, reference.member_keys)
+        return np.isin(keys, reference.real_keys)
     assert isinstance(constraint, CloseRecordConstraint)
     return within_radius(
         coordinates,
@@ -240,7 +240,7 @@ def _sampled_audit(
     return SampleAudit(
         to_members=nearest_distances(coordinates, reference.member_coordinates).numpy(),
         to_reference=nearest_distances(coordinates, reference.reference_coordinates).numpy(),
-        exact_match=np.isin(keys, reference.member_keys),
+        exact_match=np.isin(keys, reference.real_keys),
         duplicated=pd.Series(keys).duplicated(keep=False).to_numpy(),
         distance_rows=subset,
     )

@@ -34,6 +34,7 @@ from psygentab_core.dp_encoding import DpPreprocessing, fit_dp_encoder
 from psygentab_core.encoding import Span, SpanKind, TableEncoder, fit_encoder
 from psygentab_core.errors import ConfigError, TrainingError
 from psygentab_core.model import ConditionalVAE
+from psygentab_core.optimizer import Adam
 from psygentab_core.privacy import (
     PrivacyReference,
     SampleAudit,
@@ -45,7 +46,10 @@ from psygentab_core.schema import TableSchema, validate_schema
 from psygentab_core.split import Split, split_rows
 from psygentab_core.synthesizer import Synthesizer, generator_for, stratified_conditions
 
-KNOB_LEARNING_RATE = 0.05
+# While no constraint is active its surrogate is only recorded (the per-epoch mean shown beside
+# the exact measurement), so it is computed on one step in this many: the nearest-neighbour
+# search behind it cost a fifth of a step.
+SURROGATE_RECORD_EVERY = 5
 MEASUREMENT_SEED_OFFSET = 7919
 
 
@@ -303,19 +307,24 @@ class TrainingRun:
             )
         features, condition = (torch.from_numpy(a) for a in data.encoder.encode(data.members))
         knobs = {id(p) for p in model.privacy_parameters()}
-        optimizer = torch.optim.Adam(
+        optimizer = Adam(
             [
-                {"params": [p for p in model.parameters() if id(p) not in knobs]},
+                ([p for p in model.parameters() if id(p) not in knobs], config.learning_rate),
                 # Three scalars that must be able to move within a few epochs when a constraint
                 # binds: a much larger step than the network's weights.
-                {"params": model.privacy_parameters(), "lr": KNOB_LEARNING_RATE},
-            ],
-            lr=config.learning_rate,
+                (model.privacy_parameters(), config.knob_learning_rate),
+            ]
         )
         states = {c.key: initial_state(config.alm) for c in config.constraints}
         rows = features.shape[0]
         batch_size = min(config.batch_size, rows)
-        steps_per_epoch = max(int(np.ceil(rows / batch_size)), config.min_steps_per_epoch)
+        steps_per_epoch = min(
+            max(
+                int(np.ceil(config.passes_per_epoch * rows / batch_size)),
+                config.min_steps_per_epoch,
+            ),
+            config.max_steps_per_epoch,
+        )
         order = torch.randperm(rows, generator=generator)
         cursor = 0
 
@@ -324,6 +333,8 @@ class TrainingRun:
             model.train()
             objective_sum = lagrangian_sum = 0.0
             surrogate_sums = {c.key: 0.0 for c in config.constraints}
+            # Steps on which each surrogate was computed (every step while it is active).
+            surrogate_steps = dict.fromkeys(surrogate_sums, 0)
             steps = 0
             for _ in range(steps_per_epoch):
                 if self._stop_requested.is_set():
@@ -333,13 +344,21 @@ class TrainingRun:
                 index = order[cursor : cursor + batch_size]
                 cursor += batch_size
                 objective, lagrangian, surrogates = self._step(
-                    model, optimizer, features[index], condition[index], states, generator
+                    model,
+                    optimizer,
+                    features[index],
+                    condition[index],
+                    reference.member_coordinates[index],
+                    states,
+                    generator,
+                    steps % SURROGATE_RECORD_EVERY == 0,
                 )
                 check_finite(objective, lagrangian, epoch=epoch, step=steps + 1)
                 objective_sum += objective
                 lagrangian_sum += lagrangian
                 for key, value in surrogates.items():
                     surrogate_sums[key] += value
+                    surrogate_steps[key] += 1
                 steps += 1
             stopped = self._stop_requested.is_set()
             if steps == 0:
@@ -376,7 +395,7 @@ class TrainingRun:
                     _constraint_record(
                         c,
                         measured[c.key],
-                        surrogate_sums[c.key] / max(steps, 1),
+                        surrogate_sums[c.key] / max(surrogate_steps[c.key], 1),
                         states[c.key],
                         config,
                     )
@@ -506,41 +525,60 @@ class TrainingRun:
     def _step(
         self,
         model: ConditionalVAE,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Adam,
         features: torch.Tensor,
         condition: torch.Tensor,
+        real: torch.Tensor,
         states: dict[str, ConstraintState],
         generator: torch.Generator,
+        record_surrogates: bool,
     ) -> tuple[float, float, dict[str, float]]:
+        """One optimiser step; ``real`` are the batch's distance coordinates (the members'
+        coordinates are fixed, so they are computed once, in :func:`build_reference`).
+
+        Returns the objective, the Lagrangian and the surrogates computed: those of the active
+        constraints, and of all when ``record_surrogates`` asks for them.
+        """
         config, reference = self.config, self.reference
         assert reference is not None
         noise = torch.randn(features.shape[0], model.latent_dim, generator=generator)
-        objective = model.loss(
-            features, condition, kl_weight=config.model.kl_weight, noise=noise
-        ).mean()
-        generated = model.sample(condition, generator=generator, relaxed=True)
-        coordinates = distance_coordinates(reference.space, generated, condition)
+        # The first rows of a shuffled batch: a random subset with the batch's class mix.
+        generating = min(config.generated_rows, features.shape[0])
+        real = real[:generating]
+        losses, generated = model.loss_and_sample(
+            features,
+            condition,
+            condition[:generating],
+            kl_weight=config.model.kl_weight,
+            noise=noise,
+            generator=generator,
+        )
+        objective = losses.mean()
+        coordinates = distance_coordinates(reference.space, generated, condition[:generating])
         if config.model.mmd_weight > 0:
-            real = distance_coordinates(reference.space, features, condition)
             objective = objective + config.model.mmd_weight * mmd_squared(
                 coordinates, real, self._bandwidth
             )
         penalties = torch.zeros(())
         surrogates: dict[str, float] = {}
-        if config.constraints:
-            batch = self._batch_distances(coordinates, reference, generator)
-            for constraint in config.constraints:
-                state = states[constraint.key]
+        active = {c.key for c in config.constraints if _active(states[c.key])}
+        wanted = [c for c in config.constraints if record_surrogates or c.key in active]
+        if wanted:
+            # With no ψ active the surrogates are only recorded: no graph to build.
+            with torch.set_grad_enabled(bool(active)):
+                batch = self._batch_distances(coordinates, reference, generator)
+            for constraint in wanted:
                 value = constraint.surrogate(batch, reference)
                 surrogates[constraint.key] = float(value.detach())
-                if not _active(state):
+                if constraint.key not in active:
                     continue  # ψ has no gradient: skip the backward pass it would cost
+                state = states[constraint.key]
                 penalties = penalties + augmented_term(
                     primal_violation(violation(constraint, value), state.last_violation),
                     state.multiplier,
                     state.penalty,
                 )
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         knobs = model.privacy_parameters()
         # The constraint terms act on the privacy knobs only: pushing every weight of the
         # generator away from training rows tears the fitted distribution apart, whereas the

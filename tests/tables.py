@@ -53,6 +53,8 @@ def quick_config(**overrides: object) -> TrainConfig:
     """A configuration small enough for unit tests (a few seconds)."""
     settings: dict[str, object] = {
         "epochs": 3,
+        # One pass, at least five steps: the step count of each epoch is then known exactly.
+        "passes_per_epoch": 1.0,
         "min_steps_per_epoch": 5,
         "batch_size": 64,
         "model": ModelConfig(hidden_dim=32, latent_dim=8),

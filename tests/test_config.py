@@ -47,6 +47,13 @@ def test_partial_toml_keeps_defaults(tmp_path: Path) -> None:
         ("[model]\nwidth = 3\n", r"Unknown setting\(s\) in \[model\]: width"),
         ("[alm]\ninitial_penalty = 0\n", "initial_penalty must be > 0"),
         ("learning_rate = 5\n", "learning_rate"),
+        ("knob_learning_rate = 0\n", "knob_learning_rate must be between 0 and 1"),
+        ("passes_per_epoch = 0\n", "passes_per_epoch must be > 0"),
+        ("generated_rows = 0\n", "generated_rows must be at least 1"),
+        (
+            "min_steps_per_epoch = 20\nmax_steps_per_epoch = 10\n",
+            r"max_steps_per_epoch \(10\) must be at least min_steps_per_epoch \(20\)",
+        ),
         ("epochs = [\n", "not valid TOML"),
         ("[split]\nholdout_fraction = 0.8\nreference_fraction = 0.15\n", "at least 10%"),
     ],

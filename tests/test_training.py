@@ -89,7 +89,7 @@ def test_stop_between_epochs_ends_with_a_stopped_record(table: pd.DataFrame) -> 
 
 
 def test_stop_from_another_thread_interrupts_the_epoch(table: pd.DataFrame) -> None:
-    config = quick_config(epochs=2, min_steps_per_epoch=100_000)
+    config = quick_config(epochs=2, min_steps_per_epoch=100_000, max_steps_per_epoch=100_000)
     run = start(table, "outcome", config)
     timer = threading.Timer(1.0, run.request_stop)
     timer.start()
@@ -135,6 +135,10 @@ def test_memorising_generator_violates_and_constrained_one_satisfies() -> None:
         measurement_rows=1000,
         batch_size=64,
         learning_rate=3e-3,
+        # The knobs must travel far on 80 memorised rows (a spread of 30 or more), further than
+        # the default rate, chosen for real tables, takes them in 900 steps: with it the
+        # too-close share fell 0.59 -> 0.24 here, not below a third.
+        knob_learning_rate=0.1,
         split=MEMORISING_SPLIT,
         model=ModelConfig(kl_weight=0.05, latent_dim=4, hidden_dim=256),
     )
@@ -224,6 +228,38 @@ def test_config_changes_apply(table: pd.DataFrame) -> None:
     records = list(start(table, "outcome", config).epochs())
     assert len(records) == 2
     assert records[0].steps == 7
+
+
+@pytest.mark.parametrize(
+    ("passes", "least", "most", "expected"),
+    [
+        (3.0, 1, 1000, "passes"),  # three passes of 64-row batches over the members
+        (3.0, 40, 1000, 40),  # a small table still gets the minimum
+        (3.0, 1, 4, 4),  # a large one no more than the maximum
+    ],
+)
+def test_steps_per_epoch_follow_the_table_size_within_bounds(
+    table: pd.DataFrame, passes: float, least: int, most: int, expected: int | str
+) -> None:
+    config = quick_config(
+        epochs=1, passes_per_epoch=passes, min_steps_per_epoch=least, max_steps_per_epoch=most
+    )
+    run = start(table, "outcome", config)
+    records = list(run.epochs())
+    if expected == "passes":
+        expected = int(np.ceil(passes * len(run.data.members) / 64))
+        assert 4 < expected < 40
+    assert records[0].steps == expected
+
+
+def test_surrogates_are_recorded_while_no_constraint_is_active(table: pd.DataFrame) -> None:
+    # Lenient thresholds: nothing is active after the first dual update, so later epochs
+    # compute the surrogates on one step in five, and record their mean, not zero.
+    lenient = (ExactMatchConstraint(max_share=1.0), CloseRecordConstraint(max_share=1.0))
+    records = list(start(table, "outcome", quick_config(constraints=lenient)).epochs())
+    assert all(c.multiplier == 0.0 for r in records for c in r.constraints)
+    for record in records[1:]:
+        assert record.constraint("close_records").surrogate > 0.0
 
 
 def test_safety_margin_never_makes_a_zero_threshold_unreachable(table: pd.DataFrame) -> None:
