@@ -23,7 +23,9 @@ from psygentab_core.store import RunStore
 CHROMIUM = Path("/usr/bin/chromium")
 NO_RUNS_OF_THIS_TABLE = "No runs of this table in the runs folder"
 UPLOAD_ROWS = 600
-EPOCHS = 6
+# Enough epochs that the live view, refreshed every 0.75 s, shows at least two of them even on
+# a fast machine (an epoch of the 600-row upload takes a few tenths of a second).
+EPOCHS = 30
 
 if not CHROMIUM.exists():
     if os.environ.get("PSYGENTAB_REQUIRE_BROWSER") == "1":
