@@ -58,6 +58,12 @@ class TrainConfig:
     # tables as well as 128 (NHEFS associations a little closer), at a sixteenth of the MMD
     # cost of the whole batch, which was used before.
     generated_rows: int = 64
+    # Batches drawn with weight count(class) ** -class_balance (0: as in the data, 1: classes
+    # equally often), capped so that no row is drawn more often than passes_per_epoch × epochs
+    # times (psygentab_core.sampling). 0.5 raised the COVID-19 tests' TSTR AUC from 0.630 to
+    # 0.674; the cap leaves the small tables as they were (at 1.0 without a cap, births14's
+    # too-close share rose to 0.56).
+    class_balance: float = 0.5
     model: ModelConfig = field(default_factory=ModelConfig)
     alm: AlmConfig = field(default_factory=AlmConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -93,6 +99,8 @@ class TrainConfig:
             raise ConfigError(
                 f"knob_learning_rate must be between 0 and 1; got {self.knob_learning_rate!r}."
             )
+        if not 0 <= self.class_balance <= 1:
+            raise ConfigError(f"class_balance must be between 0 and 1; got {self.class_balance!r}.")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0; got {self.seed!r}.")
         if self.dp is not None and not isinstance(self.dp, DpConfig):

@@ -42,6 +42,7 @@ from psygentab_core.privacy import (
     build_reference,
     row_keys,
 )
+from psygentab_core.sampling import BatchOrder
 from psygentab_core.schema import TableSchema, validate_schema
 from psygentab_core.split import Split, split_rows
 from psygentab_core.synthesizer import Synthesizer, generator_for, stratified_conditions
@@ -325,8 +326,14 @@ class TrainingRun:
             ),
             config.max_steps_per_epoch,
         )
-        order = torch.randperm(rows, generator=generator)
-        cursor = 0
+        batches = BatchOrder(
+            rows,
+            condition.argmax(dim=1) if condition.shape[1] else None,
+            balance=config.class_balance,
+            max_passes=config.passes_per_epoch * config.epochs,
+            planned_draws=steps_per_epoch * config.epochs * batch_size,
+            generator=generator,
+        )
 
         for epoch in range(1, config.epochs + 1):
             epoch_started = time.perf_counter()
@@ -339,10 +346,7 @@ class TrainingRun:
             for _ in range(steps_per_epoch):
                 if self._stop_requested.is_set():
                     break
-                if cursor + batch_size > rows:
-                    order, cursor = torch.randperm(rows, generator=generator), 0
-                index = order[cursor : cursor + batch_size]
-                cursor += batch_size
+                index = batches.next_batch(batch_size)
                 objective, lagrangian, surrogates = self._step(
                     model,
                     optimizer,

@@ -50,6 +50,7 @@ def test_partial_toml_keeps_defaults(tmp_path: Path) -> None:
         ("knob_learning_rate = 0\n", "knob_learning_rate must be between 0 and 1"),
         ("passes_per_epoch = 0\n", "passes_per_epoch must be > 0"),
         ("generated_rows = 0\n", "generated_rows must be at least 1"),
+        ("class_balance = 1.5\n", "class_balance must be between 0 and 1; got 1.5"),
         (
             "min_steps_per_epoch = 20\nmax_steps_per_epoch = 10\n",
             r"max_steps_per_epoch \(10\) must be at least min_steps_per_epoch \(20\)",
