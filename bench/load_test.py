@@ -1,7 +1,7 @@
 """Load: several browser sessions train a short run each at once, while one more session walks
 between pages; prints how long every page switch and every run took.
 
-    python -m bench.load_test [--sessions 4] [--epochs 5]
+    python -m bench.load_test [--sessions 4] [--epochs 20]
 
 Runs the dashboard as a user starts it (python -m psygentab_app) on the bundled demo table, in
 Debian's Chromium. Writes bench/results/load.json.
@@ -36,7 +36,7 @@ WALK = [("Column types", "Column types"), ("Privacy thresholds", "Privacy thresh
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=4, help="sessions training at once")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per run")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per run")
     parser.add_argument(
         "--trainer-nice",
         type=int,
