@@ -472,9 +472,10 @@ def _mostly_short_codes(text: pd.Series) -> bool:
 
 
 def _looks_like_free_text(text: pd.Series, distinct: int) -> bool:
+    if distinct / len(text) <= 0.5:
+        return False
     sample = text.head(1000)
-    words = sample.str.split().str.len().mean()
-    return distinct / len(text) > 0.5 and (sample.str.len().mean() >= 30 or words >= 4)
+    return bool(sample.str.len().mean() >= 30 or sample.str.split().str.len().mean() >= 4)
 
 
 def _date_formats(text: pd.Series) -> tuple[str, ...]:
