@@ -61,8 +61,8 @@ class TrainConfig:
     # Batches drawn with weight count(class) ** -class_balance (0: as in the data, 1: classes
     # equally often), capped so that no row is drawn more often than passes_per_epoch × epochs
     # times (psygentab_core.sampling). 0.5 raised the COVID-19 tests' TSTR AUC from 0.630 to
-    # 0.674; the cap leaves the small tables as they were (at 1.0 without a cap, births14's
-    # too-close share rose to 0.56).
+    # 0.669 (benchmark of 4 December); the cap leaves the small tables as they were (at 1.0
+    # without a cap, births14's too-close share rose to 0.56).
     class_balance: float = 0.5
     model: ModelConfig = field(default_factory=ModelConfig)
     alm: AlmConfig = field(default_factory=AlmConfig)

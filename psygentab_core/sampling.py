@@ -48,8 +48,6 @@ def class_weights(counts: np.ndarray, *, balance: float, cap: float) -> np.ndarr
 
     if oversampling(counts, mixed(1.0)).max() <= cap:
         return mixed(1.0)
-    if cap <= 1.0:
-        return uniform
     low, high = 0.0, 1.0
     for _ in range(40):
         middle = (low + high) / 2
