@@ -44,9 +44,9 @@ ROC_POINTS = 200
 # Too few rows with both values present to say anything about a pair: reported as 0.
 MIN_PAIR_ROWS = 3
 
-PEARSON = "Pearson"
+SPEARMAN = "Spearman (Pearson on ranks)"
 CRAMERS_V = "Cramér's V"
-CORRELATION_RATIO = "correlation ratio"
+CORRELATION_RATIO = "correlation ratio on ranks"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,17 +397,23 @@ def column_distances(ctx: EvaluationContext) -> MetricResult:
 def association_matrix(layout: Layout, table: Columns) -> np.ndarray:
     """Association of every pair of columns, in layout order (diagonal 1).
 
-    Pearson between numbers (pairwise-complete rows), bias-corrected Cramér's V between
-    categories (missing is a level), correlation ratio η between a number and a category (rows
-    where the number is present). Undefined values (a constant column, fewer than three rows)
-    are 0: a column that does not vary carries no association.
+    Spearman between numbers (Pearson on each column's ranks, pairwise-complete rows),
+    bias-corrected Cramér's V between categories (missing is a level), correlation ratio η of a
+    number's ranks grouped by a category (rows where the number is present). Undefined values (a
+    constant column, fewer than three rows) are 0: a column that does not vary carries no
+    association.
+
+    Numbers enter as ranks because clinical measurements have heavy tails: on raw values one
+    turnaround time of 61,370 hours among 10,656 tests (COVID-19 table) set the η of three
+    categories with that column to 0.04 or less, and dropping that row and two others moved
+    them to 0.38–0.49. Ranks give the same association with or without those rows.
     """
     names = [s.name for s in layout.specs]
     index = {name: i for i, name in enumerate(names)}
     matrix = np.eye(len(names))
     numeric, discrete = layout.numeric, layout.discrete
     if numeric:
-        block = np.column_stack([table.numbers[n] for n in numeric])
+        block = _ranks(np.column_stack([table.numbers[n] for n in numeric]))
         positions = [index[n] for n in numeric]
         matrix[np.ix_(positions, positions)] = pairwise_pearson(block)
         present = ~np.isnan(block)
@@ -429,7 +435,7 @@ def association_measures(layout: Layout) -> list[list[str]]:
     kinds = ["numeric" if s.kind.is_numeric else "discrete" for s in layout.specs]
     return [
         [
-            PEARSON
+            SPEARMAN
             if a == b == "numeric"
             else CRAMERS_V
             if a == b == "discrete"
@@ -438,6 +444,15 @@ def association_measures(layout: Layout) -> list[list[str]]:
         ]
         for a in kinds
     ]
+
+
+def _ranks(block: np.ndarray) -> np.ndarray:
+    """Average ranks of each column's present values (NaN stays NaN)."""
+    ranked = np.full(block.shape, np.nan)
+    for j in range(block.shape[1]):
+        present = ~np.isnan(block[:, j])
+        ranked[present, j] = rankdata(block[present, j])
+    return ranked
 
 
 def _standardised(block: np.ndarray) -> np.ndarray:
@@ -585,10 +600,12 @@ def association_difference(ctx: EvaluationContext) -> MetricResult:
         meaning=(
             "How differently pairs of columns go together in the real training rows and the "
             "synthetic table: the mean, over all pairs of columns, of the absolute difference "
-            "between the real and the synthetic association. Associations are Pearson's "
+            "between the real and the synthetic association. Associations are Spearman's rank "
             "correlation for two numbers (rows where both are present), bias-corrected Cramér's "
-            "V for two categories (missing is a level), and the correlation ratio η for a number "
-            "and a category. 0 means every pair relates exactly as in the real data; 0.1 means "
+            "V for two categories (missing is a level), and the correlation ratio η of a "
+            "number's ranks grouped by a category. Ranks keep a few extreme values from "
+            "deciding the association of a whole column. 0 means every pair relates exactly as in "
+            "the real data; 0.1 means "
             "associations are off by 0.1 on average (on a scale where 1 is a perfect relation)."
             + note
         ),
@@ -849,15 +866,6 @@ def detection_auc(ctx: EvaluationContext) -> MetricResult:
 
 # ---------------------------------------------------------------------------------------------
 # The source paper's composite quality score Q
-
-
-def _ranks(block: np.ndarray) -> np.ndarray:
-    """Average ranks of each column's present values (NaN stays NaN)."""
-    ranked = np.full(block.shape, np.nan)
-    for j in range(block.shape[1]):
-        present = ~np.isnan(block[:, j])
-        ranked[present, j] = rankdata(block[present, j])
-    return ranked
 
 
 def _spearman(layout: Layout, table: Columns) -> np.ndarray:

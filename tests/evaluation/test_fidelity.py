@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from psygentab_core.evaluation.data import EvaluationContext, EvaluationData, prepare
 from psygentab_core.evaluation.fidelity import (
     CORRELATION_RATIO,
     CRAMERS_V,
-    PEARSON,
+    SPEARMAN,
     Layout,
     association_difference,
     association_matrix,
@@ -147,12 +149,43 @@ def test_cramers_v_independent_and_constant_tables_are_zero() -> None:
 
 
 def test_correlation_ratio_by_hand() -> None:
-    frame = pd.DataFrame({"x": [1.5, 2.5, 3.5, 7.5, 8.5, 9.5], "g": ["p", "p", "p", "q", "q", "q"]})
+    frame = pd.DataFrame({"x": [1.5, 2.5, 3.5, 7.5, 8.5, 90.5], "g": list("pppqqq")})
     result = association_difference(build(frame, frame))
-    # Group means 2.5 and 8.5, grand mean 5.5: SS_between = 6 * 9 = 54, SS_total = 58.
-    assert result.details["real"][0][1] == pytest.approx(math.sqrt(54 / 58))
-    assert result.details["real"][1][0] == pytest.approx(math.sqrt(54 / 58))
+    # On ranks 1..6: group means 2 and 5, grand mean 3.5, SS_between = 6 * 1.5² = 13.5,
+    # SS_total = 17.5. The outlier 90.5 counts as rank 6, like any largest value.
+    assert result.details["real"][0][1] == pytest.approx(math.sqrt(13.5 / 17.5))
+    assert result.details["real"][1][0] == pytest.approx(math.sqrt(13.5 / 17.5))
     assert result.details["measures"][0][1] == CORRELATION_RATIO
+
+
+def test_one_extreme_value_does_not_decide_an_association() -> None:
+    # A number that differs by group, plus one value far out in a third group: on raw values
+    # the outlier holds nearly all the variance and η falls near 0; on ranks it is one rank.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["a", "b", "c"], 200)
+    values = np.concatenate([rng.normal(0, 1, 200), rng.normal(2, 1, 200), rng.normal(1, 1, 200)])
+    clean = pd.DataFrame({"x": values, "g": groups})
+    spiked = clean.assign(x=np.where(np.arange(600) == 450, 1e6, values))
+    eta = {
+        name: association_difference(build(frame, frame)).details["real"][0][1]
+        for name, frame in [("clean", clean), ("spiked", spiked)]
+    }
+    assert eta["clean"] > 0.6
+    assert eta["spiked"] == pytest.approx(eta["clean"], abs=0.01)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    transform=st.sampled_from([np.exp, np.cbrt, lambda v: v**3 + 5 * v, lambda v: -np.exp(-v)]),
+)
+def test_associations_do_not_change_under_increasing_transforms(seed: int, transform) -> None:
+    frame = _random_table(120, 3, 2, seed=seed)
+    layout = Layout(infer_schema(frame).modelled, {f"c{i}": tuple("abcde") for i in range(2)})
+    before = association_matrix(layout, table_columns(layout, frame))
+    bent = frame.assign(n1=transform(frame["n1"].to_numpy()))
+    after = association_matrix(layout, table_columns(layout, bent))
+    np.testing.assert_allclose(after, before, atol=1e-9)
 
 
 def test_pearson_uses_pairwise_complete_rows() -> None:
@@ -191,10 +224,11 @@ def test_association_matrix_matches_pair_by_pair_computation() -> None:
     names = [s.name for s in schema.modelled]
     at = {n: i for i, n in enumerate(names)}
     filled = frame.fillna({f"c{i}": "(missing)" for i in range(3)})
-    # Pearson on pairwise-complete rows.
-    assert matrix[at["n0"], at["n1"]] == pytest.approx(frame["n0"].corr(frame["n1"]))
-    # η by group means, on rows where the number is present; missing is a group.
-    present = filled.dropna(subset=["n1"])
+    # Each column ranked on its present values, then Pearson on pairwise-complete rows.
+    ranks = frame[["n0", "n1"]].rank()
+    assert matrix[at["n0"], at["n1"]] == pytest.approx(ranks["n0"].corr(ranks["n1"]))
+    # η of the ranks by group means, on rows where the number is present; missing is a group.
+    present = filled.assign(n1=ranks["n1"]).dropna(subset=["n1"])
     means = present.groupby("c2")["n1"].agg(["mean", "count"])
     between = (means["count"] * (means["mean"] - present["n1"].mean()) ** 2).sum()
     total = ((present["n1"] - present["n1"].mean()) ** 2).sum()
@@ -269,7 +303,7 @@ def test_shuffled_columns_lose_associations(strong: dict[str, EvaluationContext]
     at = {c: i for i, c in enumerate(noise.details["columns"])}
     assert real[at["x"], at["y"]] > 0.9
     assert abs(synthetic[at["x"], at["y"]]) < 0.1
-    assert noise.details["measures"][at["x"]][at["y"]] == PEARSON
+    assert noise.details["measures"][at["x"]][at["y"]] == SPEARMAN
 
 
 def test_detection_sees_shuffled_columns(strong: dict[str, EvaluationContext]) -> None:

@@ -26,7 +26,7 @@ from psygentab_core.evaluation.figures import (
 )
 from psygentab_core.evaluation.result import MetricResult
 
-# Associations run from -1 to 1 (Pearson) or 0 to 1 (Cramér's V, η): one scale for real and
+# Associations run from -1 to 1 (Spearman) or 0 to 1 (Cramér's V, η): one scale for real and
 # synthetic, a diverging one that is not the red-blue of the difference map.
 ASSOCIATION_SCALE = "PRGn"
 _EPOCH = pd.Timestamp("1970-01-01")
