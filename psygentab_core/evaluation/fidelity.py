@@ -413,7 +413,7 @@ def association_matrix(layout: Layout, table: Columns) -> np.ndarray:
     matrix = np.eye(len(names))
     numeric, discrete = layout.numeric, layout.discrete
     if numeric:
-        block = _ranks(np.column_stack([table.numbers[n] for n in numeric]))
+        block = _ranked_numbers(layout, table)
         positions = [index[n] for n in numeric]
         matrix[np.ix_(positions, positions)] = pairwise_pearson(block)
         present = ~np.isnan(block)
@@ -446,8 +446,10 @@ def association_measures(layout: Layout) -> list[list[str]]:
     ]
 
 
-def _ranks(block: np.ndarray) -> np.ndarray:
-    """Average ranks of each column's present values (NaN stays NaN)."""
+def _ranked_numbers(layout: Layout, table: Columns) -> np.ndarray:
+    """The numeric columns (layout order) as average ranks of their present values (NaN stays
+    NaN): the form in which every association involving a number is measured."""
+    block = np.column_stack([table.numbers[n] for n in layout.numeric])
     ranked = np.full(block.shape, np.nan)
     for j in range(block.shape[1]):
         present = ~np.isnan(block[:, j])
@@ -604,10 +606,9 @@ def association_difference(ctx: EvaluationContext) -> MetricResult:
             "correlation for two numbers (rows where both are present), bias-corrected Cramér's "
             "V for two categories (missing is a level), and the correlation ratio η of a "
             "number's ranks grouped by a category. Ranks keep a few extreme values from "
-            "deciding the association of a whole column. 0 means every pair relates exactly as in "
-            "the real data; 0.1 means "
-            "associations are off by 0.1 on average (on a scale where 1 is a perfect relation)."
-            + note
+            "deciding the association of a whole column. 0 means every pair relates exactly as "
+            "in the real data; 0.1 means associations are off by 0.1 on average (on a scale "
+            "where 1 is a perfect relation)." + note
         ),
         baseline=_mean_pair_difference(real, holdout),
         baseline_meaning=(
@@ -871,8 +872,7 @@ def detection_auc(ctx: EvaluationContext) -> MetricResult:
 def _spearman(layout: Layout, table: Columns) -> np.ndarray:
     if not layout.numeric:
         return np.zeros((0, 0))
-    block = np.column_stack([table.numbers[n] for n in layout.numeric])
-    return pairwise_pearson(_ranks(block))
+    return pairwise_pearson(_ranked_numbers(layout, table))
 
 
 def _nmi_matrix(layout: Layout, table: Columns) -> np.ndarray:
