@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,9 @@ class TrainConfig:
     # few epochs (births14), for no gain in the measured value.
     knob_learning_rate: float = 0.02
     seed: int = 0
-    # Rows generated for each epoch's exact measurement: enough that sampling noise in a share
-    # stays near one percentage point.
+    # Rows generated for each epoch's exact measurement, at most: enough that sampling noise in
+    # a share stays near one percentage point; fewer on small tables, whose few reference rows
+    # decide the measurement's precision (training.measurement_size).
     measurement_rows: int = 4000
     # Training rows each surrogate batch is compared with (a random pool, for speed).
     surrogate_pool: int = 2048
@@ -105,6 +106,10 @@ class TrainConfig:
             raise ConfigError(f"seed must be >= 0; got {self.seed!r}.")
         if self.dp is not None and not isinstance(self.dp, DpConfig):
             raise ConfigError("dp must be a DpConfig (or a [dp] table in the TOML file).")
+        if self.dp is not None and self.model.dependency_stages != 1:
+            # The stages are chosen from the training rows' mutual information, a read outside
+            # the DP mechanism: DP-SGD draws every column at once.
+            object.__setattr__(self, "model", replace(self.model, dependency_stages=1))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML-ready form."""
@@ -149,7 +154,7 @@ class TrainConfig:
 # at ε = 3, 64 hidden units matched 128 and 256 in utility at a third of the time); larger
 # batches raise the signal against the noise; no MMD term (DP-SGD cannot use it, see
 # dp_training). A 10,000-row table then trains in well under a minute on one thread.
-DP_MODEL = ModelConfig(hidden_dim=64, latent_dim=8, mmd_weight=0.0)
+DP_MODEL = ModelConfig(hidden_dim=64, latent_dim=8, mmd_weight=0.0, dependency_stages=1)
 DP_BATCH_SIZE = 512
 DP_EPOCHS = 30
 DP_LEARNING_RATE = 5e-3

@@ -4,7 +4,10 @@ Why this model: on two CPU cores a small VAE trains in seconds where a GAN needs
 careful balance of two networks; conditioning on the target class lets us sample every class,
 however rare, in exactly the share we choose; and its samples are a differentiable function of
 the decoder's outputs (reparameterised Gaussians, relaxed Bernoulli flags and Gumbel-softmax
-levels), so the privacy surrogates send gradients straight into the generator.
+levels), so the privacy surrogates send gradients straight into the generator. Columns are drawn
+in a few stages, each reading the columns drawn before it (:mod:`psygentab_core.dependencies`):
+sharp pairwise structure that the latent code alone blurs, such as a clinic's nearly fixed order
+set, survives.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
@@ -39,9 +43,13 @@ class ModelConfig:
     mmd_weight: float = 1.0
     # Temperature of the relaxed samples fed to the privacy surrogates.
     relaxation_temperature: float = 0.5
+    # Columns are drawn in up to this many stages, each column's output depending directly on
+    # the columns of earlier stages (psygentab_core.dependencies); 1 draws every column at once,
+    # coupled only through the latent code.
+    dependency_stages: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "hidden_dim", "hidden_layers"):
+        for name in ("latent_dim", "hidden_dim", "hidden_layers", "dependency_stages"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be at least 1; got {getattr(self, name)}.")
         if self.kl_weight <= 0:
@@ -84,37 +92,91 @@ class SpanLayout:
             [flag_of.get(s.column, -1) for s in spans if s.kind is SpanKind.GAUSSIAN],
             dtype=torch.long,
         )
-        # All level blocks at once, as a (rows, blocks, widest) grid padded with a slot that no
-        # softmax ever picks: one softmax, argmax and cross-entropy for every categorical column
-        # instead of a handful of small operations per column, which dominated a training step
-        # on tables with many categories (and again in the backward pass).
+        # The level blocks as a few padded (rows, blocks, widest) grids: one softmax, argmax and
+        # cross-entropy per grid instead of a handful of small operations per column, which
+        # dominated a training step on tables with many categories. Blocks of similar width
+        # share a grid (see group_blocks): a single grid padded every block to the widest, so
+        # one 88-level column made the COVID-19 table's ten blocks 880 cells wide for 121 levels,
+        # and the padding's gather, scatter and noise took a fifth of a training step.
         widths = [stop - start for start, stop in self.choices]
         self.choice_slots = torch.tensor(
             [k for start, stop in self.choices for k in range(start, stop)], dtype=torch.long
         )
-        self.widest = max(widths, default=0)
-        # Grid cell → position in choice_slots, or len(choice_slots) (the padding column).
-        padded = torch.full((len(widths), self.widest), len(self.choice_slots), dtype=torch.long)
-        # Position in choice_slots → flat grid cell.
+        offsets = np.cumsum([0, *widths])
+        self.grids: list[LevelGrid] = []
+        # Position in choice_slots → cell of the grids laid end to end, each flattened.
         self.grid_cell = torch.empty(len(self.choice_slots), dtype=torch.long)
-        position = 0
-        for block, width in enumerate(widths):
-            padded[block, :width] = torch.arange(position, position + width)
-            self.grid_cell[position : position + width] = block * self.widest + torch.arange(width)
-            position += width
-        self.grid_source = padded.reshape(-1)
+        cells = 0
+        for members in group_blocks(widths):
+            grid = LevelGrid.of(members, widths, offsets, padding_slot=len(self.choice_slots))
+            owned = grid.source < len(self.choice_slots)
+            self.grid_cell[grid.source[owned]] = cells + torch.nonzero(owned).squeeze(1)
+            self.grids.append(grid)
+            cells += grid.cells
         self.blocks = len(widths)
 
-    def grid(self, values: torch.Tensor, padding: float) -> torch.Tensor:
-        """The level slots of ``values`` as (rows, blocks, widest), padded with ``padding``."""
+    def grid(self, values: torch.Tensor, padding: float) -> list[torch.Tensor]:
+        """The level slots of ``values`` as one (rows, blocks, widest) grid per group of blocks,
+        padded with ``padding``."""
         slots = values.index_select(1, self.choice_slots)
-        filler = slots.new_full((slots.shape[0], 1), padding)
-        grid = torch.cat([slots, filler], dim=1).index_select(1, self.grid_source)
-        return grid.reshape(slots.shape[0], self.blocks, self.widest)
+        padded = torch.cat([slots, slots.new_full((slots.shape[0], 1), padding)], dim=1)
+        return [
+            padded.index_select(1, grid.source).reshape(slots.shape[0], grid.blocks, grid.widest)
+            for grid in self.grids
+        ]
 
-    def ungrid(self, grid: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`grid`: (rows, blocks, widest) back to one column per level slot."""
-        return grid.reshape(grid.shape[0], -1).index_select(1, self.grid_cell)
+    def ungrid(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """Inverse of :meth:`grid`: the grids back to one column per level slot."""
+        flat = torch.cat([grid.reshape(grid.shape[0], -1) for grid in grids], dim=1)
+        return flat.index_select(1, self.grid_cell)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelGrid:
+    """Level blocks that share one padded grid: ``source`` maps each of its cells to a position
+    in the layout's choice slots (or to the padding position past them)."""
+
+    blocks: int
+    widest: int
+    source: torch.Tensor
+
+    @property
+    def cells(self) -> int:
+        """Cells of one row of the grid, padding included."""
+        return self.blocks * self.widest
+
+    @classmethod
+    def of(
+        cls, members: list[int], widths: list[int], offsets: np.ndarray, *, padding_slot: int
+    ) -> LevelGrid:
+        """The grid of the blocks ``members`` (indices into ``widths``)."""
+        widest = max(widths[block] for block in members)
+        source = torch.full((len(members), widest), padding_slot, dtype=torch.long)
+        for row, block in enumerate(members):
+            start = int(offsets[block])
+            source[row, : widths[block]] = torch.arange(start, start + widths[block])
+        return cls(blocks=len(members), widest=widest, source=source.reshape(-1))
+
+
+def group_blocks(widths: list[int], *, max_padding: float = 2.0) -> list[list[int]]:
+    """Blocks (indices into ``widths``) grouped so that no group's grid has more than
+    ``max_padding`` times as many cells as the levels it holds.
+
+    Widest first, each block joins the current group while the bound holds, else opens the
+    next: the cells of all grids together stay within ``max_padding`` times the levels, with
+    few grids (each costs a handful of operations per step).
+    """
+    groups: list[list[int]] = []
+    widest = levels = 0
+    for block in sorted(range(len(widths)), key=lambda b: (-widths[b], b)):
+        width = widths[block]
+        if groups and (len(groups[-1]) + 1) * widest <= max_padding * (levels + width):
+            groups[-1].append(block)
+            levels += width
+        else:
+            groups.append([block])
+            widest, levels = width, width
+    return groups
 
 
 class ConditionalVAE(nn.Module):
@@ -146,8 +208,58 @@ class ConditionalVAE(nn.Module):
         )
         self.to_output = nn.Linear(config.hidden_dim, feature_width)
         self.log_sigma = nn.Parameter(torch.full((len(self.layout.gaussian),), math.log(0.1)))
+        self._spans, self._blocked_slots = spans, blocked_slots
+        self._column_names = tuple(dict.fromkeys(s.column for s in spans))
+        slot_column = torch.zeros(feature_width, dtype=torch.long)
+        for span in spans:
+            slot_column[span.start : span.stop] = self._column_names.index(span.column)
+        self._slot_column = slot_column
+        self._plan: tuple[tuple[int, ...], DependencyPlan] | None = None
+        if config.dependency_stages > 1:
+            # Output slot o reads input slot i through dependency[i, o] when i's column comes in
+            # an earlier stage than o's; zero at the start, so training begins from the plain
+            # conditional VAE.
+            self.dependency = nn.Parameter(torch.zeros(feature_width, feature_width))
+            self.register_buffer(
+                "column_stage", torch.zeros(len(self._column_names), dtype=torch.long)
+            )
+        else:
+            self.dependency = None
         # softplus(-6) ≈ 0.0025: the knobs start (almost) at 1, the fitted distribution.
         self.privacy_knobs = nn.Parameter(torch.full((3,), -6.0))
+
+    def set_stages(self, stages: dict[str, int]) -> None:
+        """The stage of every column (0 first; see :func:`psygentab_core.dependencies
+        .column_stages`). Without dependency stages there is nothing to set."""
+        if self.dependency is None:
+            return
+        self.column_stage.copy_(
+            torch.tensor([stages[name] for name in self._column_names], dtype=torch.long)
+        )
+
+    def dependency_plan(self) -> DependencyPlan | None:
+        """The mask and per-stage layouts of the current stages (None with a single stage)."""
+        if self.dependency is None:
+            return None
+        key = tuple(self.column_stage.tolist())
+        if self._plan is None or self._plan[0] != key:
+            plan = DependencyPlan.of(
+                self._spans, key, self._column_names, self._slot_column, self._blocked_slots
+            )
+            self._plan = (key, plan)
+        plan = self._plan[1]
+        return plan if len(plan.stages) > 1 else None
+
+    def dependency_weights(self) -> torch.Tensor | None:
+        """``dependency`` with every link that does not point to a later stage cut (None with
+        a single stage)."""
+        plan = self.dependency_plan()
+        return None if plan is None else self.dependency * plan.mask
+
+    def with_dependencies(self, output: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``output`` plus the direct effect of the earlier-stage columns of ``rows``."""
+        weights = self.dependency_weights()
+        return output if weights is None else output + rows @ weights
 
     def encode(
         self, features: torch.Tensor, condition: torch.Tensor
@@ -190,7 +302,7 @@ class ConditionalVAE(nn.Module):
         """
         mean, log_var = self.encode(features, condition)
         latent = mean + torch.exp(0.5 * log_var) * noise
-        output = self.decode(latent, condition)
+        output = self.with_dependencies(self.decode(latent, condition), features)
         sigma = self.sigma() if sigma is None else sigma
         elbo = reconstruction_loss(self.layout, output, features, sigma) + kl_weight * (
             kl_divergence(mean, log_var)
@@ -233,7 +345,8 @@ class ConditionalVAE(nn.Module):
         output = self.decode(torch.cat([posterior, prior]), torch.cat([condition, generating]))
         rows = features.shape[0]
         sigma = self.sigma()
-        elbo = reconstruction_loss(self.layout, output[:rows], features, sigma) + kl_weight * (
+        posterior_output = self.with_dependencies(output[:rows], features)
+        elbo = reconstruction_loss(self.layout, posterior_output, features, sigma) + kl_weight * (
             kl_divergence(mean, log_var)
         )
         generated = self._draw(output[rows:], spread, sigma, generator=generator, relaxed=True)
@@ -253,16 +366,27 @@ class ConditionalVAE(nn.Module):
         generator: torch.Generator,
         relaxed: bool,
     ) -> torch.Tensor:
-        # Flatter level and flag distributions: logits divided by the third privacy knob.
-        output = torch.where(self.layout.is_gaussian, output, output / spread[2])
-        return sample_spans(
-            self.layout,
-            output,
-            sigma * spread[1],
-            generator=generator,
-            relaxed=relaxed,
-            temperature=self.temperature,
-        )
+        """Rows drawn from the decoder's ``output``, stage by stage where there are stages: each
+        stage's outputs get the effect of the rows already drawn for the earlier ones."""
+        plan = self.dependency_plan()
+        stages = ((self.layout, None),) if plan is None else plan.stages
+        weights = self.dependency_weights()
+        rows = None
+        for layout, gaussians in stages:
+            shifted = output if rows is None else output + rows @ weights
+            # Flatter level and flag distributions: logits divided by the third privacy knob.
+            shifted = torch.where(self.layout.is_gaussian, shifted, shifted / spread[2])
+            drawn = sample_spans(
+                layout,
+                shifted,
+                (sigma if gaussians is None else sigma[gaussians]) * spread[1],
+                generator=generator,
+                relaxed=relaxed,
+                temperature=self.temperature,
+            )
+            rows = drawn if rows is None else rows + drawn
+        assert rows is not None
+        return rows
 
     def privacy_spread(self) -> torch.Tensor:
         """The three privacy knobs, each >= 1: latent spread, output noise, level temperature.
@@ -277,6 +401,43 @@ class ConditionalVAE(nn.Module):
     def privacy_parameters(self) -> list[nn.Parameter]:
         """The parameters the privacy constraints act on."""
         return [self.privacy_knobs]
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyPlan:
+    """How the stages of a generator's columns are drawn.
+
+    ``mask[i, o]`` is 1 where output slot o may read input slot i (i's column in an earlier
+    stage); ``stages`` holds, in order, the layout of each non-empty stage's spans and the
+    positions of its numbers among all numbers (to pick their output noise scales).
+    """
+
+    mask: torch.Tensor
+    stages: tuple[tuple[SpanLayout, torch.Tensor], ...]
+
+    @classmethod
+    def of(
+        cls,
+        spans: tuple[Span, ...],
+        column_stage: tuple[int, ...],
+        columns: tuple[str, ...],
+        slot_column: torch.Tensor,
+        blocked: tuple[int, ...],
+    ) -> DependencyPlan:
+        """The plan for columns in stages ``column_stage`` (one per name of ``columns``)."""
+        stage_of = dict(zip(columns, column_stage, strict=True))
+        slot_stage = torch.tensor(column_stage, dtype=torch.long)[slot_column]
+        mask = (slot_stage[:, None] < slot_stage[None, :]).float()
+        gaussian_spans = [s for s in spans if s.kind is SpanKind.GAUSSIAN]
+        stages = []
+        for stage in sorted(set(column_stage)):
+            members = tuple(s for s in spans if stage_of[s.column] == stage)
+            gaussians = torch.tensor(
+                [k for k, s in enumerate(gaussian_spans) if stage_of[s.column] == stage],
+                dtype=torch.long,
+            )
+            stages.append((SpanLayout(members, len(slot_column), blocked), gaussians))
+        return cls(mask=mask, stages=tuple(stages))
 
 
 def sigma_of(log_sigma: torch.Tensor) -> torch.Tensor:
@@ -308,9 +469,12 @@ def reconstruction_loss(
     if layout.blocks:
         # A padded cell gets a logit far below any real one: it takes no probability and, being
         # finite, no NaN from 0 · ∞ in the backward pass.
-        log_p = torch.log_softmax(layout.grid(output, _PAD_LOGIT), dim=2)
-        chosen = layout.grid(target, 0.0).argmax(dim=2, keepdim=True)
-        loss = loss - log_p.gather(2, chosen).sum(dim=(1, 2))
+        for logits, levels in zip(
+            layout.grid(output, _PAD_LOGIT), layout.grid(target, 0.0), strict=True
+        ):
+            log_p = torch.log_softmax(logits, dim=2)
+            chosen = levels.argmax(dim=2, keepdim=True)
+            loss = loss - log_p.gather(2, chosen).sum(dim=(1, 2))
     return loss
 
 
@@ -355,13 +519,15 @@ def sample_spans(
             values = values.index_copy(1, slots, values[:, slots] * present)
     if not layout.blocks:
         return values
-    logits = layout.grid(output, _PAD_LOGIT)
-    uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
-    perturbed = logits - torch.log(-torch.log(uniform))
-    hard = functional.one_hot(perturbed.argmax(dim=2), layout.widest).to(output.dtype)
-    if relaxed:
-        hard = _straight_through(hard, torch.softmax(perturbed / temperature, dim=2))
-    return values.index_copy(1, layout.choice_slots, layout.ungrid(hard))
+    drawn = []
+    for logits in layout.grid(output, _PAD_LOGIT):
+        uniform = torch.rand(logits.shape, generator=generator).clamp(1e-9, 1 - 1e-9)
+        perturbed = logits - torch.log(-torch.log(uniform))
+        hard = functional.one_hot(perturbed.argmax(dim=2), logits.shape[2]).to(output.dtype)
+        if relaxed:
+            hard = _straight_through(hard, torch.softmax(perturbed / temperature, dim=2))
+        drawn.append(hard)
+    return values.index_copy(1, layout.choice_slots, layout.ungrid(drawn))
 
 
 def _straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:

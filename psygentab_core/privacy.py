@@ -7,7 +7,7 @@ constraints against the holdout would tune the generator on the very rows that l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -82,12 +82,13 @@ class PrivacyReference:
     # Nearest-member distance of every reference row (of DISTANCE_ROWS of them, drawn at
     # random, when there are more), sorted.
     reference_to_members: np.ndarray
+    # Typical distance between a real patient and the nearest training patient: the median of
+    # the positive reference_to_members (1 if none). Every surrogate of every step reads it.
+    scale: float = field(init=False)
 
-    @property
-    def scale(self) -> float:
-        """Typical distance between a real patient and the nearest training patient."""
+    def __post_init__(self) -> None:
         positive = self.reference_to_members[self.reference_to_members > 0]
-        return float(np.median(positive)) if positive.size else 1.0
+        object.__setattr__(self, "scale", float(np.median(positive)) if positive.size else 1.0)
 
     def distance_quantile(self, q: float) -> float:
         """The q-quantile of reference→members nearest-neighbour distances."""

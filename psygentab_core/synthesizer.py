@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,11 @@ class Synthesizer:
 
     def build_model(self) -> ConditionalVAE:
         """A fresh generator module holding these weights (in eval mode)."""
-        model = generator_for(self.encoder, self.model_config)
+        config = self.model_config
+        if config.dependency_stages > 1 and "dependency" not in self.weights:
+            # Saved before the generator drew its columns in stages: all at once, as trained.
+            config = replace(config, dependency_stages=1)
+        model = generator_for(self.encoder, config)
         model.load_state_dict(self.weights)
         return model.eval()
 

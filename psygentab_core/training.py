@@ -23,6 +23,7 @@ import torch
 from psygentab_core.alm import ConstraintState, augmented_term, dual_update, initial_state
 from psygentab_core.config import TrainConfig
 from psygentab_core.constraints import BatchDistances, Constraint, Sense, violation
+from psygentab_core.dependencies import column_stages
 from psygentab_core.distances import (
     distance_coordinates,
     median_pairwise_distance,
@@ -307,6 +308,14 @@ class TrainingRun:
                 feasibility_notes(config.constraints, reference, data.encoder, data.reference)
             )
         features, condition = (torch.from_numpy(a) for a in data.encoder.encode(data.members))
+        model.set_stages(
+            column_stages(
+                data.encoder.spans,
+                features.numpy(),
+                stages=config.model.dependency_stages,
+                seed=config.seed,
+            )
+        )
         knobs = {id(p) for p in model.privacy_parameters()}
         optimizer = Adam(
             [
@@ -625,7 +634,7 @@ class TrainingRun:
         # The same random numbers every epoch: changes between epochs then reflect the model,
         # not sampling noise, so the multipliers do not chase noise.
         generator = torch.Generator().manual_seed(self.config.seed + MEASUREMENT_SEED_OFFSET)
-        rows = self.config.measurement_rows
+        rows = measurement_size(self.config.measurement_rows, len(reference.reference_coordinates))
         target = stratified_conditions(
             self.data.encoder, self._class_shares, rows, generator=generator
         )
@@ -638,6 +647,19 @@ class TrainingRun:
             audit = audit_sample(reference, coordinates, row_keys(frame, self.data.encoder.schema))
             measured = {c.key: c.measure(audit, reference) for c in constraints}
         return measured, marginal_similarity(self.data.encoder.spans, member_features, features)
+
+
+# Generated rows measured per reference row, beyond which more rows barely sharpen a measured
+# share: it is judged against the reference rows, whose own sampling noise (0.5/√n for n rows)
+# is then nearly three times that of the generated rows'.
+MEASURED_ROWS_PER_REFERENCE_ROW = 8
+MIN_MEASUREMENT_ROWS = 1000
+
+
+def measurement_size(limit: int, reference_rows: int) -> int:
+    """Rows generated for an epoch's exact measurement: at most ``limit``, and no more than
+    eight per reference row (but at least 1,000, or ``limit`` if lower)."""
+    return min(limit, max(MIN_MEASUREMENT_ROWS, MEASURED_ROWS_PER_REFERENCE_ROW * reference_rows))
 
 
 def _margin(constraint: Constraint, margin: float) -> float:

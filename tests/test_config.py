@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,17 @@ def test_a_partial_dp_section_keeps_the_defaults(tmp_path: Path) -> None:
     path.write_text('[dp]\nepsilon = 2\n[dp.public_bounds]\n"age" = [0, 120]\n')
     config = load_config(path)
     assert config.dp == DpConfig(epsilon=2.0, public_bounds=(("age", 0.0, 120.0),))
-    assert config.model == TrainConfig().model
+    # The model's defaults, but for the stages: DP-SGD draws every column at once.
+    assert config.model == replace(TrainConfig().model, dependency_stages=1)
     assert TrainConfig().dp is None
+
+
+def test_dp_draws_every_column_at_once() -> None:
+    # The stages are read from the training rows outside the DP mechanism.
+    assert TrainConfig().model.dependency_stages == 3
+    config = TrainConfig(dp=DpConfig(epsilon=1.0), model=ModelConfig(dependency_stages=3))
+    assert config.model.dependency_stages == 1
+    assert dp_train_config(DpConfig(epsilon=1.0)).model.dependency_stages == 1
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from psygentab_core.model import (
     ConditionalVAE,
     ModelConfig,
     SpanLayout,
+    group_blocks,
     reconstruction_loss,
     sample_spans,
 )
@@ -101,3 +102,83 @@ def test_one_pass_loss_and_sample_match_the_separate_calls() -> None:
     torch.testing.assert_close(
         generated, model.sample(condition[:8], generator=separate, relaxed=True)
     )
+
+
+def test_blocks_share_grids_only_within_the_padding_bound() -> None:
+    # The COVID-19 table's level blocks: one of 88 levels among nine narrow ones.
+    widths = [2, 5, 88, 2, 2, 2, 8, 10]
+    groups = group_blocks(widths)
+    assert sorted(b for group in groups for b in group) == list(range(len(widths)))
+    for group in groups:
+        cells = len(group) * max(widths[b] for b in group)
+        assert cells <= 2.0 * sum(widths[b] for b in group)
+    # One grid padded to the widest would hold 8 x 88 = 704 cells for 119 levels.
+    assert sum(len(g) * max(widths[b] for b in g) for g in groups) <= 2 * sum(widths)
+    assert group_blocks([3, 3, 3]) == [[0, 1, 2]]
+    assert group_blocks([]) == []
+
+
+def test_grid_and_ungrid_are_inverse_over_several_grids() -> None:
+    spans = tuple(
+        Span(f"c{i}", SpanKind.CHOICE, start, width)
+        for i, (start, width) in enumerate([(0, 40), (40, 2), (42, 3), (45, 2)])
+    )
+    layout = SpanLayout(spans, 47)
+    assert len(layout.grids) > 1
+    values = torch.randn(5, 47)
+    grids = layout.grid(values, padding=-7.0)
+    torch.testing.assert_close(layout.ungrid(grids), values)
+    # Padding fills exactly the cells no level owns.
+    padded = sum(int((g == -7.0).sum()) for g in grids)
+    assert padded == 5 * (sum(g.cells for g in layout.grids) - 47)
+
+
+def two_level_columns(stages: int) -> ConditionalVAE:
+    """A generator of two three-level columns whose second copies the first once staged."""
+    spans = (Span("parent", SpanKind.CHOICE, 0, 3), Span("child", SpanKind.CHOICE, 3, 3))
+    torch.manual_seed(0)
+    model = ConditionalVAE(
+        spans=spans,
+        feature_width=6,
+        condition_width=0,
+        config=ModelConfig(hidden_dim=8, latent_dim=2, dependency_stages=stages),
+    )
+    with torch.no_grad():
+        model.to_output.weight.zero_()
+        model.to_output.bias.zero_()
+        if model.dependency is not None:
+            model.dependency[:3, 3:] = 30.0 * torch.eye(3)
+    return model
+
+
+def test_staged_columns_are_drawn_after_the_columns_they_depend_on() -> None:
+    model = two_level_columns(stages=2)
+    model.set_stages({"parent": 0, "child": 1})
+    rows = model.sample(
+        torch.zeros(3000, 0), generator=torch.Generator().manual_seed(0), relaxed=False
+    )
+    parent, child = rows[:, :3].argmax(dim=1), rows[:, 3:].argmax(dim=1)
+    assert (parent == child).float().mean() > 0.99
+    # The parent itself keeps its own (uniform) distribution.
+    assert (torch.bincount(parent, minlength=3) / 3000.0 - 1 / 3).abs().max() < 0.04
+    # The same weights with both columns in one stage: nothing to depend on, so chance.
+    model.set_stages({"parent": 0, "child": 0})
+    rows = model.sample(
+        torch.zeros(3000, 0), generator=torch.Generator().manual_seed(0), relaxed=False
+    )
+    agree = (rows[:, :3].argmax(dim=1) == rows[:, 3:].argmax(dim=1)).float().mean()
+    assert abs(agree - 1 / 3) < 0.04
+
+
+def test_the_loss_reads_the_real_earlier_columns() -> None:
+    model = two_level_columns(stages=2)
+    model.set_stages({"parent": 0, "child": 1})
+    same = torch.tensor([[1.0, 0, 0, 1, 0, 0]])
+    different = torch.tensor([[1.0, 0, 0, 0, 1, 0]])
+    noise = torch.zeros(1, 2)
+    loss_same = model.loss(same, torch.zeros(1, 0), kl_weight=1.0, noise=noise)
+    loss_different = model.loss(different, torch.zeros(1, 0), kl_weight=1.0, noise=noise)
+    # The child's level given its parent: almost certain when equal, almost impossible otherwise.
+    assert float((loss_different - loss_same).detach()) > 10.0
+    # A single stage has no dependency weights at all.
+    assert two_level_columns(stages=1).dependency is None

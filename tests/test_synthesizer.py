@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,14 @@ def test_class_counts_follow_shares_exactly() -> None:
     assert counts.sum() == 10
     assert counts.max() - counts.min() == 1
     assert np.array_equal(class_counts((1.0,), 5), [5])
+
+
+def test_a_model_saved_before_dependency_stages_still_loads(synthesizer: Synthesizer) -> None:
+    assert "dependency" in synthesizer.weights
+    older = {
+        k: v for k, v in synthesizer.weights.items() if k not in ("dependency", "column_stage")
+    }
+    loaded = replace(synthesizer, weights=older)
+    model = loaded.build_model()
+    assert model.dependency is None
+    assert len(loaded.sample(50, seed=1)) == 50
