@@ -9,9 +9,9 @@ stored shares, not from the batches.
 
 Showing the same rows more often is also how a generator comes to memorise them, so the
 rebalancing is capped: no row is drawn, in expectation, more often than ``max_passes`` times in
-the whole run. ``max_passes`` is what any row of a small table gets anyway (passes per epoch
-times epochs), so a small table, whose rows are already seen that often, is not rebalanced at
-all, and a large one only as far as its rare rows reach that count.
+the whole run (``TrainConfig.max_row_draws``, about what every row of a small table gets
+anyway), so a small table, whose rows are already seen that often, is rebalanced little or not
+at all, and a large one only as far as its rare rows reach that count.
 """
 
 from __future__ import annotations

@@ -339,7 +339,7 @@ class TrainingRun:
             rows,
             condition.argmax(dim=1) if condition.shape[1] else None,
             balance=config.class_balance,
-            max_passes=config.passes_per_epoch * config.epochs,
+            max_passes=config.max_row_draws,
             planned_draws=steps_per_epoch * config.epochs * batch_size,
             generator=generator,
         )

@@ -50,6 +50,7 @@ def test_partial_toml_keeps_defaults(tmp_path: Path) -> None:
         ("learning_rate = 5\n", "learning_rate"),
         ("knob_learning_rate = 0\n", "knob_learning_rate must be between 0 and 1"),
         ("passes_per_epoch = 0\n", "passes_per_epoch must be > 0"),
+        ("max_row_draws = 0\n", "max_row_draws must be > 0"),
         ("generated_rows = 0\n", "generated_rows must be at least 1"),
         ("class_balance = 1.5\n", "class_balance must be between 0 and 1; got 1.5"),
         (

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from psygentab_core import training
 from psygentab_core.alm import AlmConfig
 from psygentab_core.constraints import (
     CloseRecordConstraint,
@@ -250,6 +251,35 @@ def test_steps_per_epoch_follow_the_table_size_within_bounds(
         expected = int(np.ceil(passes * len(run.data.members) / 64))
         assert 4 < expected < 40
     assert records[0].steps == expected
+
+
+def test_rare_rows_are_drawn_at_most_the_configured_number_of_times(
+    table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+    original = training.BatchOrder
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "BatchOrder", spy)
+    list(start(table, "outcome", quick_config(epochs=1, max_row_draws=3.5)).epochs())
+    assert seen["max_passes"] == 3.5
+
+
+def test_columns_are_drawn_in_the_stages_of_their_chow_liu_tree(table: pd.DataFrame) -> None:
+    run = start(table, "outcome", quick_config(epochs=1))
+    list(run.epochs())
+    weights = run.synthesizer().weights
+    stages = weights["column_stage"].tolist()
+    assert set(stages) == {0, 1, 2}
+    # Trained: links from earlier to later stages moved away from zero, and only those exist.
+    model = run.synthesizer().build_model()
+    plan = model.dependency_plan()
+    assert plan is not None
+    assert weights["dependency"][plan.mask > 0].abs().max() > 0
+    assert model.dependency_weights()[plan.mask == 0].abs().max() == 0
 
 
 def test_surrogates_are_recorded_while_no_constraint_is_active(table: pd.DataFrame) -> None:
