@@ -1,9 +1,9 @@
 """How fit, sampling and evaluation cost grow with the number of rows and of columns.
 
-Run from the repository root: ``python -m bench.scaling`` (the full run took 52 minutes on two
-busy cores, 41 of them the million-row point; ``--quick`` is a smoke run of a minute or
-two). Options: ``--sizes 1000,10000,100000,1000000`` (rows of the row axis), ``--columns
-10,50,200`` (columns of the column axis), ``--width 30`` (columns of the row axis),
+Run from the repository root: ``python -m bench.scaling`` (the full run took 19 minutes on 6
+December, 11 of them the million-row point; ``--quick`` is a smoke run of a minute or two).
+Options: ``--sizes 1000,10000,100000,1000000`` (rows of the row axis), ``--columns 10,50,200``
+(columns of the column axis), ``--width 30`` (columns of the row axis),
 ``--column-rows 10000`` (rows of the column axis), ``--timeout`` (seconds per point),
 ``--render bench/results/scaling.json`` (rewrite the Markdown of a saved run, no new runs).
 

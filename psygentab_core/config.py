@@ -37,8 +37,8 @@ class TrainConfig:
     # table needs it: 160 steps in all on births14 (550 training rows) and on NHEFS, 248 on
     # AIDS2 and 640 on the COVID-19 tests (8,372 rows). Seven passes, the setting until the
     # generator drew its columns in stages, fitted AIDS2 in 3.3 s against TVAE's 11.8 s; five
-    # in 2.1 s, with TSTR AUC, association difference and detection AUC within the spread of
-    # seeds (benchmark of 6 December).
+    # in 2.1 to 2.2 s, with TSTR AUC, association difference and detection AUC within the
+    # spread of seeds (benchmark of 6 December).
     passes_per_epoch: float = 5.0
     min_steps_per_epoch: int = 20
     max_steps_per_epoch: int = 80
@@ -65,8 +65,9 @@ class TrainConfig:
     # Batches drawn with weight count(class) ** -class_balance (0: as in the data, 1: classes
     # equally often), capped so that no row is drawn more often than max_row_draws times in
     # the whole fit (psygentab_core.sampling). 0.5 raised the COVID-19 tests' TSTR AUC from
-    # 0.630 to 0.669 (benchmark of 4 December); the cap leaves the small tables as they were (at
-    # 1.0 without a cap, births14's too-close share rose to 0.56).
+    # 0.630 to 0.669 (benchmark of 4 December); the cap keeps a small table's rare rows from
+    # being shown much more often than all its rows already are (at 1.0 without a cap,
+    # births14's too-close share rose to 0.56).
     class_balance: float = 0.5
     # As often as every row of a small table was drawn with seven passes in each of 8 epochs.
     # 40 (five passes times 8) took the COVID-19 tests' TSTR AUC from 0.678 to 0.656; 56 lets

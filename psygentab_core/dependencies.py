@@ -2,9 +2,9 @@
 
 A variational autoencoder couples two columns only through its latent code, and it encodes a
 column there only when that pays for the code's KL cost. Sharp pairwise structure then blurs:
-on the COVID-19 tests each of 88 clinics has a nearly fixed order set and patient class, and the
-latent code kept almost none of it. The generator therefore also draws its columns in a few
-stages, each column's output depending directly on the columns of earlier stages
+on the COVID-19 tests each of 88 clinics has a nearly fixed order set and patient class, and a
+code that used 3 of its 32 dimensions kept little of it. The generator therefore also draws its
+columns in a few stages, each column's output depending directly on the columns of earlier stages
 (:class:`psygentab_core.model.ConditionalVAE`). Which column comes before which follows the
 maximum spanning tree of the pairwise mutual information (Chow & Liu, 1968), the tree that best
 approximates the joint distribution by pairwise terms: a column's tree parent, its strongest

@@ -96,8 +96,8 @@ class SpanLayout:
         # cross-entropy per grid instead of a handful of small operations per column, which
         # dominated a training step on tables with many categories. Blocks of similar width
         # share a grid (see group_blocks): a single grid padded every block to the widest, so
-        # one 88-level column made the COVID-19 table's ten blocks 880 cells wide for 121 levels,
-        # and the padding's gather, scatter and noise took a fifth of a training step.
+        # one 88-level column made the COVID-19 table's eight blocks 704 cells wide for 119
+        # levels, and the padding's gather, scatter and noise took a fifth of a training step.
         widths = [stop - start for start, stop in self.choices]
         self.choice_slots = torch.tensor(
             [k for start, stop in self.choices for k in range(start, stop)], dtype=torch.long
