@@ -27,6 +27,10 @@ _LOG_SIGMA_MIN = math.log(0.01)
 MAX_SCORE = 5.0
 # Logit of the padding cells of the level grid (see SpanLayout): exp(-1e4) is exactly 0.
 _PAD_LOGIT = -1e4
+# Widest encoding (numbers, flags and levels) whose columns are drawn in stages: the links are a
+# dense width × width matrix, multiplied at every step by every stage (1024: about 0.3 GFLOP
+# per product on a batch). Wider tables, many levels in few columns, are drawn at once.
+MAX_DEPENDENCY_WIDTH = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +219,7 @@ class ConditionalVAE(nn.Module):
             slot_column[span.start : span.stop] = self._column_names.index(span.column)
         self._slot_column = slot_column
         self._plan: tuple[tuple[int, ...], DependencyPlan] | None = None
-        if config.dependency_stages > 1:
+        if config.dependency_stages > 1 and feature_width <= MAX_DEPENDENCY_WIDTH:
             # Output slot o reads input slot i through dependency[i, o] when i's column comes in
             # an earlier stage than o's; zero at the start, so training begins from the plain
             # conditional VAE.

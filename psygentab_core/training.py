@@ -34,7 +34,7 @@ from psygentab_core.dp import PrivacyLedger, SgdAccountant, noise_seed, plan_dp_
 from psygentab_core.dp_encoding import DpPreprocessing, fit_dp_encoder
 from psygentab_core.encoding import Span, SpanKind, TableEncoder, fit_encoder
 from psygentab_core.errors import ConfigError, TrainingError
-from psygentab_core.model import ConditionalVAE
+from psygentab_core.model import MAX_DEPENDENCY_WIDTH, ConditionalVAE
 from psygentab_core.optimizer import Adam
 from psygentab_core.privacy import (
     PrivacyReference,
@@ -307,6 +307,13 @@ class TrainingRun:
             self.notes.extend(
                 feasibility_notes(config.constraints, reference, data.encoder, data.reference)
             )
+            if config.model.dependency_stages > 1 and model.dependency is None:
+                self.notes.append(
+                    f"The encoded table is {data.encoder.feature_width} values wide (numbers, "
+                    f"missing flags and category levels), over {MAX_DEPENDENCY_WIDTH}: its "
+                    "columns are drawn at once, coupled only through the latent code, instead "
+                    "of in stages."
+                )
         features, condition = (torch.from_numpy(a) for a in data.encoder.encode(data.members))
         model.set_stages(
             column_stages(

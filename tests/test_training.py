@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from psygentab_core import model as model_module
 from psygentab_core import training
 from psygentab_core.alm import AlmConfig
 from psygentab_core.constraints import (
@@ -280,6 +281,19 @@ def test_columns_are_drawn_in_the_stages_of_their_chow_liu_tree(table: pd.DataFr
     assert plan is not None
     assert weights["dependency"][plan.mask > 0].abs().max() > 0
     assert model.dependency_weights()[plan.mask == 0].abs().max() == 0
+
+
+def test_a_table_too_wide_for_stages_is_drawn_at_once_and_says_so(
+    table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "MAX_DEPENDENCY_WIDTH", 5)
+    monkeypatch.setattr(training, "MAX_DEPENDENCY_WIDTH", 5)
+    run = start(table, "outcome", quick_config(epochs=1))
+    records = list(run.epochs())
+    assert any("over 5: its columns are drawn at once" in note for note in records[0].notes)
+    synthesizer = run.synthesizer()
+    assert "dependency" not in synthesizer.weights
+    assert len(synthesizer.sample(20, seed=0)) == 20
 
 
 def test_surrogates_are_recorded_while_no_constraint_is_active(table: pd.DataFrame) -> None:
