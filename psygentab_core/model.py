@@ -374,7 +374,7 @@ class ConditionalVAE(nn.Module):
         stage's outputs get the effect of the rows already drawn for the earlier ones."""
         plan = self.dependency_plan()
         stages = ((self.layout, None),) if plan is None else plan.stages
-        weights = self.dependency_weights()
+        weights = None if plan is None else self.dependency * plan.mask
         rows = None
         for layout, gaussians in stages:
             shifted = output if rows is None else output + rows @ weights

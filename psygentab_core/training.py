@@ -315,14 +315,15 @@ class TrainingRun:
                     "of in stages."
                 )
         features, condition = (torch.from_numpy(a) for a in data.encoder.encode(data.members))
-        model.set_stages(
-            column_stages(
-                data.encoder.spans,
-                features.numpy(),
-                stages=config.model.dependency_stages,
-                seed=config.seed,
+        if model.dependency is not None:
+            model.set_stages(
+                column_stages(
+                    data.encoder.spans,
+                    features.numpy(),
+                    stages=config.model.dependency_stages,
+                    seed=config.seed,
+                )
             )
-        )
         knobs = {id(p) for p in model.privacy_parameters()}
         optimizer = Adam(
             [
