@@ -336,8 +336,9 @@ class TableEncoder:
             _encode_into(self.target, frame[self.target.name], target, 0)
         return features, target
 
-    def decode(self, features: np.ndarray, target: np.ndarray) -> pd.DataFrame:
-        """A table in the schema's column order; excluded columns come back empty."""
+    def decode_columns(self, features: np.ndarray, target: np.ndarray) -> dict[str, pd.Series]:
+        """Every modelled column decoded, by name: :meth:`decode` without building the table
+        (the exact-copy check of a generated batch needs only the columns)."""
         columns: dict[str, pd.Series] = {}
         position = 0
         for encoder in self.features:
@@ -345,6 +346,11 @@ class TableEncoder:
             position += encoder.width
         if self.target is not None:
             columns[self.target.name] = self.target.decode(target)
+        return columns
+
+    def decode(self, features: np.ndarray, target: np.ndarray) -> pd.DataFrame:
+        """A table in the schema's column order; excluded columns come back empty."""
+        columns = self.decode_columns(features, target)
         n_rows = features.shape[0]
         ordered = {
             spec.name: (

@@ -7,6 +7,7 @@ constraints against the holdout would tune the generator on the very rows that l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +43,14 @@ def measured_subset(size: int, *, seed: int, limit: int | None = None) -> np.nda
     return np.sort(np.random.default_rng(seed).choice(size, limit, replace=False))
 
 
-def canonical_frame(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+def canonical_columns(
+    frame: pd.DataFrame | Mapping[str, pd.Series], schema: TableSchema
+) -> dict[str, np.ndarray]:
     """Modelled columns with values normalised so that equal values compare equal.
 
     Numbers (and dates, as days) become floats, so 1, 1.0 and "1" read from a CSV meet; levels
-    become a typed text key; missing becomes one sentinel.
+    become a typed text key; missing becomes one sentinel. ``frame`` may be a table or the
+    columns of one by name (:meth:`TableEncoder.decode_columns`).
     """
     columns = {}
     for spec in schema.modelled:
@@ -57,14 +61,33 @@ def canonical_frame(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         else:
             # Canonicalise each distinct value once, not every cell.
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            keys = np.array([repr(canonical_value(v)) for v in uniques] + ["\x00missing"])
+            keys = np.array(
+                [repr(canonical_value(v)) for v in uniques] + ["\x00missing"], dtype=object
+            )
             columns[spec.name] = keys[codes]
-    return pd.DataFrame(columns)
+    return columns
 
 
-def row_keys(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
-    """A 64-bit hash of every row's canonical values (equal rows, equal keys)."""
-    return pd.util.hash_pandas_object(canonical_frame(frame, schema), index=False).to_numpy()
+# Mixing of the column hashes into a row key (the constants of Python's former tuple hash).
+_KEY_SEED = np.uint64(0x345678)
+_KEY_MULTIPLIER = np.uint64(1_000_003)
+
+
+def row_keys(frame: pd.DataFrame | Mapping[str, pd.Series], schema: TableSchema) -> np.ndarray:
+    """A 64-bit hash of every row's canonical values (equal rows, equal keys).
+
+    Each column is hashed as an array and the hashes mixed in order, with no frame built of
+    them: pandas would first convert the text keys to its string type, which was most of the
+    cost of an epoch's measurement on a small table.
+    """
+    keys = None
+    for values in canonical_columns(frame, schema).values():
+        hashed = pd.util.hash_array(values)
+        keys = (np.full_like(hashed, _KEY_SEED) if keys is None else keys) ^ hashed
+        keys *= _KEY_MULTIPLIER
+    if keys is None:
+        raise ValueError("the schema models no columns: rows have no values to key")
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +108,19 @@ class PrivacyReference:
     # Typical distance between a real patient and the nearest training patient: the median of
     # the positive reference_to_members (1 if none). Every surrogate of every step reads it.
     scale: float = field(init=False)
+    # Quantiles asked for so far: a radius is read by every surrogate of every step.
+    _quantiles: dict[float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         positive = self.reference_to_members[self.reference_to_members > 0]
         object.__setattr__(self, "scale", float(np.median(positive)) if positive.size else 1.0)
+        object.__setattr__(self, "_quantiles", {})
 
     def distance_quantile(self, q: float) -> float:
         """The q-quantile of reference→members nearest-neighbour distances."""
-        return float(np.quantile(self.reference_to_members, q))
+        if q not in self._quantiles:
+            self._quantiles[q] = float(np.quantile(self.reference_to_members, q))
+        return self._quantiles[q]
 
 
 def build_reference(

@@ -650,9 +650,10 @@ class TrainingRun:
             features = model.sample(target, generator=generator, relaxed=False)
         measured: dict[str, float] = {}
         if constraints:
-            frame = self.data.encoder.decode(features.numpy(), target.numpy())
+            encoder = self.data.encoder
+            columns = encoder.decode_columns(features.numpy(), target.numpy())
             coordinates = distance_coordinates(reference.space, features, target)
-            audit = audit_sample(reference, coordinates, row_keys(frame, self.data.encoder.schema))
+            audit = audit_sample(reference, coordinates, row_keys(columns, encoder.schema))
             measured = {c.key: c.measure(audit, reference) for c in constraints}
         return measured, marginal_similarity(self.data.encoder.spans, member_features, features)
 

@@ -37,6 +37,23 @@ def test_missing_values_match_each_other_only() -> None:
     assert row_keys(frame.iloc[[1, 1]], infer_schema(frame))[0] == keys[1]
 
 
+def test_negative_zero_is_zero() -> None:
+    frame = pd.DataFrame({"n": [0.0, -0.0, -1e-12, *np.linspace(1, 2, 37)], "c": ["a"] * 40})
+    schema = infer_schema(frame)
+    assert schema.column("n").kind.is_numeric
+    keys = row_keys(frame, schema)
+    assert keys[0] == keys[1] == keys[2]  # -1e-12 rounds to -0.0 at nine places
+
+
+def test_rows_differing_in_one_column_get_different_keys() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"n": rng.integers(0, 5, 400), "c": rng.choice(list("abcd"), 400)})
+    schema = infer_schema(frame)
+    keys = row_keys(frame, schema)
+    distinct_rows = frame.drop_duplicates()
+    assert np.unique(keys).size == len(distinct_rows) == 20
+
+
 def test_excluded_columns_do_not_count() -> None:
     frame = pd.DataFrame({"patient_id": range(30), "x": [1.0, 2.0, 3.0] * 10})
     schema = infer_schema(frame)
@@ -116,3 +133,5 @@ def test_large_sets_are_measured_on_a_random_subset(monkeypatch: pytest.MonkeyPa
     assert reference.reference_to_members.size == 200
     assert np.all(np.diff(reference.reference_to_members) >= 0)
     assert len(reference.reference_coordinates) == 600
+    for q in (0.05, 0.5, 0.05):  # the second 0.05 is read from the cache
+        assert reference.distance_quantile(q) == np.quantile(reference.reference_to_members, q)
