@@ -253,7 +253,8 @@ class TrainingRun:
         if self._model is None:
             raise RuntimeError("training has not started; iterate epochs() first")
         weights = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
-        return Synthesizer(self.data.encoder, self.config.model, weights, self._class_shares)
+        model_config = self.config.model.for_rows(len(self.data.members))
+        return Synthesizer(self.data.encoder, model_config, weights, self._class_shares)
 
     @property
     def accountant(self) -> SgdAccountant | None:
@@ -298,7 +299,7 @@ class TrainingRun:
         generator = torch.Generator().manual_seed(config.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            model = generator_for(data.encoder, config.model)
+            model = generator_for(data.encoder, config.model.for_rows(len(data.members)))
         self._model = model
         reference = build_reference(data.encoder, data.members, data.reference)
         self._bandwidth = median_pairwise_distance(reference.member_coordinates, seed=config.seed)
@@ -451,7 +452,7 @@ class TrainingRun:
         generator = torch.Generator().manual_seed(config.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            model = generator_for(data.encoder, config.model)
+            model = generator_for(data.encoder, config.model.for_rows(len(data.members)))
         self._model = model
         # Built for the audit of the release only; DP training never reads it.
         self.reference = build_reference(data.encoder, data.members, data.reference)

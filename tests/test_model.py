@@ -182,3 +182,20 @@ def test_the_loss_reads_the_real_earlier_columns() -> None:
     assert float((loss_different - loss_same).detach()) > 10.0
     # A single stage has no dependency weights at all.
     assert two_level_columns(stages=1).dependency is None
+
+
+def test_hidden_width_follows_the_training_rows_unless_set() -> None:
+    automatic = ModelConfig()
+    assert [automatic.hidden_width(rows) for rows in (10, 767, 768, 10**6)] == [64, 64, 128, 128]
+    assert automatic.hidden_width() == 128  # rows not known: the width for large tables
+    assert ModelConfig(hidden_dim=200).hidden_width(10) == 200
+    fixed = automatic.for_rows(550)
+    assert fixed.hidden_dim == 64
+    assert fixed.hidden_width(10**6) == 64
+    model = ConditionalVAE(
+        spans=(Span("x", SpanKind.GAUSSIAN, 0, 1),),
+        feature_width=1,
+        condition_width=0,
+        config=fixed,
+    )
+    assert model.to_output.in_features == 64

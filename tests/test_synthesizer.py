@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from psygentab_core.errors import ModelFileError
+from psygentab_core.model import ModelConfig
 from psygentab_core.schema import infer_schema
 from psygentab_core.synthesizer import Synthesizer, class_counts
 from psygentab_core.training import TrainingRun, prepare_data
@@ -113,3 +114,17 @@ def test_a_model_saved_before_dependency_stages_still_loads(synthesizer: Synthes
     model = loaded.build_model()
     assert model.dependency is None
     assert len(loaded.sample(50, seed=1)) == 50
+
+
+def test_a_generator_sized_from_its_rows_records_its_hidden_width(tmp_path: Path) -> None:
+    frame = mixed_table()
+    config = quick_config(epochs=1, model=ModelConfig(latent_dim=8))
+    run = TrainingRun(prepare_data(frame, infer_schema(frame, target="outcome"), config), config)
+    list(run.epochs())
+    trained = run.synthesizer()
+    assert trained.model_config.hidden_dim == ModelConfig().hidden_width(len(run.data.members))
+    trained.save(tmp_path / "model")
+    saved = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert saved["model_config"]["hidden_dim"] == trained.model_config.hidden_dim
+    reloaded = Synthesizer.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(reloaded.sample(50, seed=3), trained.sample(50, seed=3))
