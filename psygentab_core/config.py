@@ -216,11 +216,16 @@ def config_to_toml(config: TrainConfig) -> str:
     """TOML text of a configuration; scalars first, then one table per section."""
     data = config.to_dict()
     lines = [f"{key} = {_toml_value(value)}" for key, value in data.items() if _is_scalar(value)]
+    # TOML has no null: unset options (model.hidden_dim, dp.delta, ...) are left out, and read
+    # back as their default, None.
     for section in ("model", "alm", "split"):
         lines += ["", f"[{section}]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in data[section].items()]
+        lines += [
+            f"{key} = {_toml_value(value)}"
+            for key, value in data[section].items()
+            if value is not None
+        ]
     if data["dp"] is not None:
-        # TOML has no null: unset options (delta, noise_multiplier) are left out.
         dp = {k: v for k, v in data["dp"].items() if v is not None}
         bounds = dp.pop("public_bounds")
         lines += ["", "[dp]"]

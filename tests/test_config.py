@@ -30,6 +30,16 @@ def test_toml_round_trip(tmp_path: Path) -> None:
     assert load_config(path) == config
 
 
+def test_default_config_round_trips_through_toml(tmp_path: Path) -> None:
+    # The defaults include unset options (the hidden width, sized from the rows at training).
+    config = TrainConfig()
+    assert config.model.hidden_dim is None
+    path = tmp_path / "run.toml"
+    path.write_text(config_to_toml(config))
+    assert "hidden_dim" not in path.read_text()
+    assert load_config(path) == config
+
+
 def test_partial_toml_keeps_defaults(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text('epochs = 5\n[model]\nlatent_dim = 8\n[[constraints]]\ntype = "exact_match"\n')
