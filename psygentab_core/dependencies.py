@@ -17,7 +17,7 @@ from collections import deque
 
 import numpy as np
 
-from psygentab_core.encoding import Span, SpanKind
+from psygentab_core.encoding import Span, SpanKind, span_columns
 
 # Rows used to estimate the mutual information: enough for its ranking, cheap at a million rows.
 MAX_ROWS = 5000
@@ -33,7 +33,7 @@ def column_codes(
     subsampled at random."""
     if features.shape[0] > MAX_ROWS:
         features = features[rng.choice(features.shape[0], MAX_ROWS, replace=False)]
-    columns = tuple(dict.fromkeys(s.column for s in spans))
+    columns = span_columns(spans)
     codes = np.zeros((features.shape[0], len(columns)), dtype=np.int64)
     for span in spans:
         index = columns.index(span.column)
@@ -139,7 +139,7 @@ def column_stages(
 ) -> dict[str, int]:
     """The stage (0 first) of every column of the encoded rows ``features``: its depth in the
     Chow-Liu tree, capped at ``stages - 1``. One stage puts every column in stage 0."""
-    columns = tuple(dict.fromkeys(s.column for s in spans))
+    columns = span_columns(spans)
     if stages <= 1 or len(columns) < 2:
         return dict.fromkeys(columns, 0)
     _, codes = column_codes(spans, features, rng=np.random.default_rng(seed))

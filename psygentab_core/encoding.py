@@ -55,6 +55,11 @@ class Span:
         return self.start + self.width
 
 
+def span_columns(spans: Iterable[Span]) -> tuple[str, ...]:
+    """The columns of ``spans``, each once, in the order of their first span."""
+    return tuple(dict.fromkeys(span.column for span in spans))
+
+
 @dataclass(frozen=True, slots=True)
 class NumericEncoder:
     """Quantile-normal encoding of one numeric column, with an optional missing flag."""

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from psygentab_core.encoding import Span, SpanKind
+from psygentab_core.encoding import Span, SpanKind, span_columns
 from psygentab_core.errors import ConfigError
 
 _LOG_SIGMA_MIN = math.log(0.01)
@@ -224,7 +224,8 @@ class ConditionalVAE(nn.Module):
     ) -> None:
         super().__init__()
         self.layout = SpanLayout(spans, feature_width, blocked_slots)
-        self.columns = max(1, len({s.column for s in spans}))
+        self._column_names = span_columns(spans)
+        self.columns = max(1, len(self._column_names))
         self.feature_width = feature_width
         self.condition_width = condition_width
         self.latent_dim = config.latent_dim
@@ -237,7 +238,6 @@ class ConditionalVAE(nn.Module):
         self.to_output = nn.Linear(hidden, feature_width)
         self.log_sigma = nn.Parameter(torch.full((len(self.layout.gaussian),), math.log(0.1)))
         self._spans, self._blocked_slots = spans, blocked_slots
-        self._column_names = tuple(dict.fromkeys(s.column for s in spans))
         slot_column = torch.zeros(feature_width, dtype=torch.long)
         for span in spans:
             slot_column[span.start : span.stop] = self._column_names.index(span.column)

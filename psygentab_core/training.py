@@ -34,7 +34,7 @@ from psygentab_core.dp import PrivacyLedger, SgdAccountant, noise_seed, plan_dp_
 from psygentab_core.dp_encoding import DpPreprocessing, fit_dp_encoder
 from psygentab_core.encoding import Span, SpanKind, TableEncoder, fit_encoder
 from psygentab_core.errors import ConfigError, TrainingError
-from psygentab_core.model import MAX_DEPENDENCY_WIDTH, ConditionalVAE
+from psygentab_core.model import MAX_DEPENDENCY_WIDTH, ConditionalVAE, ModelConfig
 from psygentab_core.optimizer import Adam
 from psygentab_core.privacy import (
     PrivacyReference,
@@ -253,8 +253,12 @@ class TrainingRun:
         if self._model is None:
             raise RuntimeError("training has not started; iterate epochs() first")
         weights = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
-        model_config = self.config.model.for_rows(len(self.data.members))
-        return Synthesizer(self.data.encoder, model_config, weights, self._class_shares)
+        return Synthesizer(self.data.encoder, self.model_config, weights, self._class_shares)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """The generator's configuration with its hidden width fixed for these training rows."""
+        return self.config.model.for_rows(len(self.data.members))
 
     @property
     def accountant(self) -> SgdAccountant | None:
@@ -299,7 +303,7 @@ class TrainingRun:
         generator = torch.Generator().manual_seed(config.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            model = generator_for(data.encoder, config.model.for_rows(len(data.members)))
+            model = generator_for(data.encoder, self.model_config)
         self._model = model
         reference = build_reference(data.encoder, data.members, data.reference)
         self._bandwidth = median_pairwise_distance(reference.member_coordinates, seed=config.seed)
@@ -452,7 +456,7 @@ class TrainingRun:
         generator = torch.Generator().manual_seed(config.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            model = generator_for(data.encoder, config.model.for_rows(len(data.members)))
+            model = generator_for(data.encoder, self.model_config)
         self._model = model
         # Built for the audit of the release only; DP training never reads it.
         self.reference = build_reference(data.encoder, data.members, data.reference)
@@ -643,20 +647,18 @@ class TrainingRun:
         # The same random numbers every epoch: changes between epochs then reflect the model,
         # not sampling noise, so the multipliers do not chase noise.
         generator = torch.Generator().manual_seed(self.config.seed + MEASUREMENT_SEED_OFFSET)
+        encoder = self.data.encoder
         rows = measurement_size(self.config.measurement_rows, len(reference.reference_coordinates))
-        target = stratified_conditions(
-            self.data.encoder, self._class_shares, rows, generator=generator
-        )
+        target = stratified_conditions(encoder, self._class_shares, rows, generator=generator)
         with torch.no_grad():
             features = model.sample(target, generator=generator, relaxed=False)
         measured: dict[str, float] = {}
         if constraints:
-            encoder = self.data.encoder
             columns = encoder.decode_columns(features.numpy(), target.numpy())
             coordinates = distance_coordinates(reference.space, features, target)
             audit = audit_sample(reference, coordinates, row_keys(columns, encoder.schema))
             measured = {c.key: c.measure(audit, reference) for c in constraints}
-        return measured, marginal_similarity(self.data.encoder.spans, member_features, features)
+        return measured, marginal_similarity(encoder.spans, member_features, features)
 
 
 # Generated rows measured per reference row, beyond which more rows barely sharpen a measured

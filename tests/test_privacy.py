@@ -45,7 +45,7 @@ def test_negative_zero_is_zero() -> None:
     assert keys[0] == keys[1] == keys[2]  # -1e-12 rounds to -0.0 at nine places
 
 
-def test_rows_differing_in_one_column_get_different_keys() -> None:
+def test_distinct_rows_get_distinct_keys() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"n": rng.integers(0, 5, 400), "c": rng.choice(list("abcd"), 400)})
     schema = infer_schema(frame)
