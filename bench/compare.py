@@ -185,10 +185,12 @@ def minority_figures(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def privacy_figures(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Exact matches, closer-to-training share and the distance attack (AUC, TPR at 1 % FPR)."""
+    """Exact matches, closer-to-training share, the distance attack (AUC, TPR at 1 % FPR) and
+    the outcome inference attack's AUC gain on training patients over unseen ones."""
     attack = results["privacy.mia_distance_auc"]
     low_fpr = attack.details["tpr_at_fpr"]["0.01"]
     density = results.get("privacy.mia_density_ratio_auc")
+    inference = results.get("privacy.outcome_inference_gain")
     exact = results["privacy.exact_match_rate"]
     return {
         "exact_match_rate": _finite(exact.value),
@@ -198,6 +200,7 @@ def privacy_figures(results: Mapping[str, Any]) -> dict[str, Any]:
         "mia_auc": _with_interval(attack),
         "mia_tpr_at_1pct_fpr": _estimate(low_fpr["tpr"], low_fpr["low"], low_fpr["high"]),
         "mia_density_auc": None if density is None else _with_interval(density),
+        "outcome_inference_gain": None if inference is None else _with_interval(inference),
     }
 
 
@@ -453,6 +456,7 @@ MARKDOWN_COLUMNS = (
     "closer share",
     "MIA AUC",
     "MIA TPR@1%FPR",
+    "outcome inference gain",
 )
 
 
@@ -499,19 +503,21 @@ def markdown_row(
         _cell(row.get("closer_to_training_share")),
         _cell(row.get("mia_auc")),
         _cell(row.get("mia_tpr_at_1pct_fpr")),
+        _cell(row.get("outcome_inference_gain")),
     ]
     return "| " + " | ".join(cells) + " |"
 
 
 def own_members_row(table: str, own: Mapping[str, Any]) -> str:
     """PSyGenTAB's privacy against its own 55 % training members: only the privacy cells."""
-    cells = [table, OWN_MEMBERS, *[""] * (len(MARKDOWN_COLUMNS) - 6)]
-    cells += [
+    privacy = [
         _exact_cell(own),
         _cell(own.get("closer_to_training_share")),
         _cell(own.get("mia_auc")),
         _cell(own.get("mia_tpr_at_1pct_fpr")),
+        _cell(own.get("outcome_inference_gain")),
     ]
+    cells = [table, OWN_MEMBERS, *[""] * (len(MARKDOWN_COLUMNS) - 2 - len(privacy)), *privacy]
     return "| " + " | ".join(cells) + " |"
 
 

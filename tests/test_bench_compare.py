@@ -203,17 +203,19 @@ def test_markdown_table_has_one_row_per_system_and_the_own_members_privacy_row()
                 "closer_to_training_share": {"value": 0.49},
                 "mia_auc": {"value": 0.5},
                 "mia_tpr_at_1pct_fpr": {"value": 0.01},
+                "outcome_inference_gain": {"value": 0.02, "low": -0.01, "high": 0.05},
             },
         }
     }
     lines = markdown_table(tables).splitlines()
     widths = {line.count("|") for line in lines}
-    assert widths == {18}  # 17 columns on every line, header and separator included
+    assert widths == {19}  # 18 columns on every line, header and separator included
     assert len(lines) == 2 + 4 + 1
     assert lines[2].startswith("| nhefs | psygentab | 10.0 | 9.0 | 1.0 | 500 | – | 0.800 (0.810) |")
     assert lines[3].startswith(f"| nhefs | {OWN_MEMBERS} |")
-    assert lines[3].endswith("| 0.0000 (0.0500) | 0.490 | 0.500 | 0.010 |")
-    assert lines[2].endswith("| 0.0000 | 0.520 | 0.510 | 0.010 |")  # no unseen rate: no brackets
+    assert lines[3].endswith("| 0.0000 (0.0500) | 0.490 | 0.500 | 0.010 | 0.020 |")
+    # No unseen rate: no brackets; no outcome inference figure: a dash.
+    assert lines[2].endswith("| 0.0000 | 0.520 | 0.510 | 0.010 | – |")
     assert "| nhefs | ctgan | timed out |" in lines[5]
     # Fit ours/theirs, wall (CPU): 10 s over GaussianCopula's 2 s (9 over 1.8), TVAE's 100 (90).
     assert "| 5.000 (5.000) |" in lines[4]

@@ -33,6 +33,7 @@ from psygentab_app.ui import (
 from psygentab_core.dp import AttackBound, attack_bound
 from psygentab_core.errors import PsygentabError
 from psygentab_core.evaluation.figures import privacy
+from psygentab_core.evaluation.figures.catalogue import OUTCOME_INFERENCE_CAPTION
 from psygentab_core.evaluation.report import (
     FAMILY_INTRODUCTIONS,
     PRIVACY_SCOPE,
@@ -43,6 +44,7 @@ from psygentab_core.evaluation.result import Family, MetricResult
 
 ATTACK_PREFIX = "privacy.mia_"
 SUBGROUP_PREFIX = "privacy.subgroup_attack_auc."
+INFERENCE_KEY = "privacy.outcome_inference_gain"
 # The low false-positive rate the verdict looks at: where a few exposed patients show.
 TAIL_FPR = "0.01"
 
@@ -245,6 +247,21 @@ def distances_section(results: dict[str, MetricResult]) -> None:
     metric_cards([results[k] for k in keys if k in results], per_row=2)
 
 
+def outcome_inference_section(results: dict[str, MetricResult]) -> None:
+    """Whether a model trained on the release tells the training patients' outcome better."""
+    result = results.get(INFERENCE_KEY)
+    if result is None:
+        return
+    st.subheader("Outcome inference")
+    if "members_auc" in result.details:
+        figure(
+            privacy.outcome_inference_aucs(result),
+            OUTCOME_INFERENCE_CAPTION,
+            key="privacy-outcome-inference",
+        )
+    metric_card(result)
+
+
 def subgroups_section(subgroups: list[MetricResult]) -> None:
     """The distance attack within each subgroup of each sensitive attribute."""
     st.subheader("Exposure of subgroups")
@@ -274,6 +291,7 @@ if attacks:
     show_verdict(results, attacks)
     attacks_section(attacks, the_bound(ledger_data))
 distances_section(results)
+outcome_inference_section(results)
 
 if "privacy.composite_p" in results:
     st.subheader("Composite privacy score P")

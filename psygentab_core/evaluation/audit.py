@@ -1,5 +1,6 @@
-"""The privacy audit: record-level measures and membership inference attacks, each with its
-attacker, its baseline and an interval.
+"""The privacy audit: record-level measures, membership inference attacks and an outcome
+inference attack (:mod:`psygentab_core.evaluation.inference`), each with its attacker, its
+baseline and an interval.
 
 Every attack is scored on real patients the generator trained on (members) against real
 patients it never saw (holdout): a membership inference attack asks whether a given record was
@@ -17,6 +18,7 @@ import torch
 
 from psygentab_core.distances import k_nearest_distances, nearest_distances
 from psygentab_core.evaluation.data import EvaluationContext
+from psygentab_core.evaluation.inference import outcome_inference
 from psygentab_core.evaluation.result import (
     Direction,
     Family,
@@ -478,6 +480,7 @@ def privacy_metrics(ctx: EvaluationContext) -> list[MetricResult]:
         nearest_neighbour_distance_ratio(ctx, distances),
         attack_result(ctx, distance_scores, DISTANCE_ATTACKER),
         attack_result(ctx, density_attack(ctx, distances), DENSITY_ATTACKER),
+        *outcome_inference(ctx),
         composite_privacy(ctx, distances),
         *subgroup_privacy(ctx, distance_scores, distances),
     ]

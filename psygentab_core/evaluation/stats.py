@@ -18,9 +18,18 @@ def auc_with_interval(
     DeLong, DeLong & Clarke-Pearson (1988), computed with midranks (Sun & Xu, 2014) in
     O(n log n), so it stays fast for hundreds of thousands of scores; ties count half.
     """
+    auc, variance = auc_and_variance(positive, negative)
+    if np.isnan(auc):
+        return auc, Interval(float("nan"), float("nan"), level, "DeLong")
+    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(variance)
+    return auc, Interval(float(max(0.0, auc - half)), float(min(1.0, auc + half)), level, "DeLong")
+
+
+def auc_and_variance(positive: np.ndarray, negative: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and DeLong's estimate of its variance (NaN and 0 without both classes)."""
     m, n = len(positive), len(negative)
     if m == 0 or n == 0:
-        return float("nan"), Interval(float("nan"), float("nan"), level, "DeLong")
+        return float("nan"), 0.0
     both = rankdata(np.concatenate([positive, negative]))
     within_positive = rankdata(positive)
     within_negative = rankdata(negative)
@@ -30,9 +39,23 @@ def auc_with_interval(
     variance = (np.var(v10, ddof=1) if m > 1 else 0.0) / m + (
         np.var(v01, ddof=1) if n > 1 else 0.0
     ) / n
-    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(max(variance, 0.0))
-    return float(auc), Interval(
-        float(max(0.0, auc - half)), float(min(1.0, auc + half)), level, "DeLong"
+    return float(auc), float(max(variance, 0.0))
+
+
+def auc_difference_with_interval(
+    first: tuple[np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray],
+    *,
+    level: float = 0.95,
+) -> tuple[float, Interval]:
+    """AUC of ``first`` (positive, negative scores) minus AUC of ``second``, two independent
+    samples, with the normal interval of DeLong's variances added."""
+    auc_first, variance_first = auc_and_variance(*first)
+    auc_second, variance_second = auc_and_variance(*second)
+    difference = auc_first - auc_second
+    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(variance_first + variance_second)
+    return difference, Interval(
+        float(difference - half), float(difference + half), level, "DeLong, two samples"
     )
 
 

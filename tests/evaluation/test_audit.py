@@ -57,7 +57,7 @@ def test_every_risk_figure_names_attacker_baseline_and_interval(fresh_audit) -> 
     for result in fresh_audit.values():
         assert result.baseline is not None, result.key
         assert result.baseline_meaning, result.key
-        if "mia" in result.key or "subgroup" in result.key:
+        if "mia" in result.key or "subgroup" in result.key or "inference" in result.key:
             assert result.threat_model, result.key
             assert result.interval is not None, result.key
 

@@ -63,9 +63,13 @@ def test_verdict_scores_and_figures_show_and_returning_reuses_them(app_with_run)
     prefix = "privacy.subgroup_attack_auc."
     subgroups = {r.key.removeprefix(prefix) for r in results if r.key.startswith(prefix)}
     assert subgroups == {"sex", "race", "age"}
-    assert chart_keys(page) == {"privacy-attack-roc", "privacy-distances"} | {
-        f"privacy-subgroup-{s}" for s in subgroups
-    }
+    assert chart_keys(page) == {
+        "privacy-attack-roc",
+        "privacy-distances",
+        "privacy-outcome-inference",
+    } | {f"privacy-subgroup-{s}" for s in subgroups}
+    inference = next(r for r in results if r.key == "privacy.outcome_inference_gain")
+    assert inference.threat_model in captions
 
     # Coming back reuses the evaluation (in this test, to compute one evaluation less).
     evaluation = evaluation_of(page)

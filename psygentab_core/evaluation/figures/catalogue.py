@@ -154,8 +154,15 @@ def fairness_figures(evaluation: Evaluation) -> list[Entry]:
     return entries
 
 
+OUTCOME_INFERENCE_CAPTION = (
+    "A model trained on the synthetic table to recognise the rare outcome, scored on training "
+    "patients and on unseen ones: the release should tell no more about its own patients, so "
+    "the two points should overlap."
+)
+
+
 def privacy_figures(evaluation: Evaluation) -> list[Entry]:
-    """ROC curves of the attacks, distance histograms, subgroup exposure."""
+    """ROC curves of the attacks, distance histograms, outcome inference, subgroup exposure."""
     results = {r.key: r for r in evaluation.by_family(Family.PRIVACY)}
     attacks = [r for k, r in results.items() if k.startswith("privacy.mia_")]
     entries: list[Entry] = []
@@ -176,6 +183,14 @@ def privacy_figures(evaluation: Evaluation) -> list[Entry]:
                 "Synthetic rows should sit no closer to training patients than unseen real "
                 "patients do: the orange histogram should not lean left of the green one.",
                 privacy.distance_histograms(results["privacy.dcr_ratio"]),
+            )
+        )
+    if "privacy.outcome_inference_gain" in results:
+        entries.append(
+            (
+                Family.PRIVACY,
+                OUTCOME_INFERENCE_CAPTION,
+                privacy.outcome_inference_aucs(results["privacy.outcome_inference_gain"]),
             )
         )
     for key, result in results.items():

@@ -1,4 +1,5 @@
-"""Figures of the privacy audit: attack ROC curves, distance histograms, subgroup exposure."""
+"""Figures of the privacy audit: attack ROC curves, distance histograms, outcome inference,
+subgroup exposure."""
 
 from __future__ import annotations
 
@@ -133,3 +134,38 @@ def subgroup_exposure(result: MetricResult) -> go.Figure:
         title=result.name + " (hollow: too small to judge)",
         height=max(260, 80 + 40 * len(rows)),
     )
+
+
+def outcome_inference_aucs(result: MetricResult) -> go.Figure:
+    """The outcome inference model's AUC on training patients and on unseen ones, each with
+    its interval: the gap between the two points is the disclosure."""
+    details = result.details
+    sides = (("training patients", "members", SYNTHETIC), ("unseen patients", "control", HOLDOUT))
+    figure = go.Figure()
+    for label, side, colour in sides:
+        if f"{side}_auc" not in details:
+            continue
+        value = details[f"{side}_auc"]
+        low, high = details[f"{side}_auc_interval"]
+        figure.add_trace(
+            go.Scatter(
+                x=[value],
+                y=[f"{label} (n={details[f'{side}_scored']:,})"],
+                mode="markers",
+                marker={"size": 12, "color": colour},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [high - value],
+                    "arrayminus": [value - low],
+                    "color": colour,
+                },
+                name=label,
+                showlegend=False,
+            )
+        )
+    figure.add_vline(x=0.5, line={"color": NEUTRAL, "dash": "dash"}, annotation_text="chance")
+    figure.update_xaxes(
+        title=f"AUC for {details.get('rare_outcome', 'the rare outcome')}", range=[0.3, 1.0]
+    )
+    return styled(figure, title=result.name, height=240)
