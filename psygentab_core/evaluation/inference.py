@@ -21,6 +21,7 @@ columns is decided by the categories, not by the two numbers that carried the ou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -72,20 +73,21 @@ def outcome_inference_scores(ctx: EvaluationContext) -> InferenceScores | None:
     with threadpool_limits(limits=1):
         model.fit(ctx.synthetic.features, rare)
         rng = np.random.default_rng([ctx.seed, 7])
-        scored = {role: _scored(model, table, ctx.minority, rng) for role, table in (
-            ("members", ctx.members), ("control", ctx.holdout)
-        )}  # fmt: skip
-    return InferenceScores(*scored["members"], *scored["control"])
+        members = _scored(model, ctx.members, ctx.minority, rng)
+        control = _scored(model, ctx.holdout, ctx.minority, rng)
+    return InferenceScores(*members, *control)
 
 
 def _scored(
-    model: object, table: Table, minority: int, rng: np.random.Generator
+    model: Any, table: Table, minority: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The model's scores on up to ``ATTACKED_ROWS`` rows of ``table`` and which have the rare
+    outcome."""
     assert table.labels is not None
     rows = np.arange(len(table))
     if len(rows) > ATTACKED_ROWS:
         rows = np.sort(rng.choice(len(table), ATTACKED_ROWS, replace=False))
-    score = model.predict_proba(table.features[rows])[:, 1]  # type: ignore[attr-defined]
+    score = model.predict_proba(table.features[rows])[:, 1]
     return score, table.labels[rows] == minority
 
 
@@ -102,9 +104,8 @@ def outcome_inference(ctx: EvaluationContext) -> list[MetricResult]:
         details["note"] = f"The synthetic table has no rows of {rare} or only those: no model."
     else:
         value, interval = auc_difference_with_interval(scores.members(), scores.control())
-        for side, (positive, negative) in (("members", scores.members()), (
-            "control", scores.control()
-        )):  # fmt: skip
+        sides = {"members": scores.members(), "control": scores.control()}
+        for side, (positive, negative) in sides.items():
             auc, bounds = auc_with_interval(positive, negative)
             details[f"{side}_auc"] = auc
             details[f"{side}_auc_interval"] = [bounds.low, bounds.high]
