@@ -118,15 +118,6 @@ def nearest_distances(queries: torch.Tensor, pool: torch.Tensor) -> torch.Tensor
     return k_nearest_distances(queries, pool, 1)[:, 0]
 
 
-def nearest_rows(queries: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-    """Position in ``pool`` of every query row's nearest row (float32 search; a tie goes to the
-    first)."""
-    if pool.shape[0] < 1:
-        raise ValueError("the nearest-neighbour search needs a pool of at least 1 row")
-    with torch.no_grad():
-        return _nearest_indices(queries.to(torch.float32), pool.to(torch.float32), 1)[:, 0]
-
-
 def k_nearest_distances(queries: torch.Tensor, pool: torch.Tensor, k: int) -> torch.Tensor:
     """Distances from every query row to its ``k`` nearest rows of ``pool``, ascending (n, k).
 
