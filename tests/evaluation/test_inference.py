@@ -53,9 +53,14 @@ def test_large_tables_are_attacked_on_a_random_subset(
     fresh_context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(inference, "ATTACKED_ROWS", 300)
+    monkeypatch.setattr(inference, "TRAINING_ROWS", 500)
     scores = outcome_inference_scores(fresh_context)
     assert scores is not None
     assert len(scores.members_score) == len(scores.control_score) == 300
+    result = the_result(fresh_context)
+    assert result.details["trained_on_synthetic_rows"] == 500
+    assert result.details["members_scored"] == 300
+    assert result.interval.low <= 0.0 <= result.interval.high
 
 
 def test_a_release_without_the_rare_outcome_gives_no_figure(fresh_context) -> None:
