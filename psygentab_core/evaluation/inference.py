@@ -30,6 +30,7 @@ from psygentab_core.evaluation.data import EvaluationContext, Table
 from psygentab_core.evaluation.result import Direction, Family, MetricResult
 from psygentab_core.evaluation.stats import auc_difference_with_interval, auc_with_interval
 from psygentab_core.evaluation.utility import BOOSTING, MODEL_FACTORIES
+from psygentab_core.privacy import measured_subset
 
 # Patients scored on each side (members and control), drawn at random when there are more.
 ATTACKED_ROWS = 20_000
@@ -69,8 +70,9 @@ def outcome_inference_scores(ctx: EvaluationContext) -> InferenceScores | None:
     synthetic rows hold only one side of the rare outcome (nothing to learn)."""
     if ctx.target is None or ctx.minority is None or ctx.synthetic.labels is None:
         return None
-    rng = np.random.default_rng([ctx.seed, 7])
-    rows = _at_most(len(ctx.synthetic), TRAINING_ROWS, rng)
+    # The seeds of the audit's distance searches (audit.compute_distances): the attack scores
+    # the same members and holdout patients as the membership attacks.
+    rows = _positions(len(ctx.synthetic), seed=ctx.seed + 2, limit=TRAINING_ROWS)
     rare = ctx.synthetic.labels[rows] == ctx.minority
     if rare.all() or not rare.any():
         return None
@@ -78,27 +80,24 @@ def outcome_inference_scores(ctx: EvaluationContext) -> InferenceScores | None:
     # One native thread, as for the downstream models (see utility.fit_downstream).
     with threadpool_limits(limits=1):
         model.fit(ctx.synthetic.features[rows], rare)
-        members = _scored(model, ctx.members, ctx.minority, rng)
-        control = _scored(model, ctx.holdout, ctx.minority, rng)
+        members = _scored(model, ctx.members, ctx.minority, seed=ctx.seed)
+        control = _scored(model, ctx.holdout, ctx.minority, seed=ctx.seed + 1)
     return InferenceScores(*members, *control)
 
 
-def _scored(
-    model: Any, table: Table, minority: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _scored(model: Any, table: Table, minority: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The model's scores on up to ``ATTACKED_ROWS`` rows of ``table`` and which have the rare
     outcome."""
     assert table.labels is not None
-    rows = _at_most(len(table), ATTACKED_ROWS, rng)
+    rows = _positions(len(table), seed=seed, limit=ATTACKED_ROWS)
     score = model.predict_proba(table.features[rows])[:, 1]
     return score, table.labels[rows] == minority
 
 
-def _at_most(size: int, limit: int, rng: np.random.Generator) -> np.ndarray:
-    """Every row position, or ``limit`` of them drawn at random (sorted)."""
-    if size <= limit:
-        return np.arange(size)
-    return np.sort(rng.choice(size, limit, replace=False))
+def _positions(size: int, *, seed: int, limit: int) -> np.ndarray:
+    """Every row position, or ``limit`` of them drawn at random (:func:`measured_subset`)."""
+    subset = measured_subset(size, seed=seed, limit=limit)
+    return np.arange(size) if subset is None else subset
 
 
 def outcome_inference(ctx: EvaluationContext) -> list[MetricResult]:
@@ -117,8 +116,8 @@ def outcome_inference(ctx: EvaluationContext) -> list[MetricResult]:
         value, interval = float("nan"), None
         details["note"] = f"The synthetic table has no rows of {rare} or only those: no model."
     else:
-        value, interval = auc_difference_with_interval(scores.members(), scores.control())
         sides = {"members": scores.members(), "control": scores.control()}
+        value, interval = auc_difference_with_interval(sides["members"], sides["control"])
         for side, (positive, negative) in sides.items():
             auc, bounds = auc_with_interval(positive, negative)
             details[f"{side}_auc"] = auc
